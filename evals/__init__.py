@@ -1,0 +1,1 @@
+"""Evaluation on the human-labelled data in ../shared/data."""

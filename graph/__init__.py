@@ -1,0 +1,1 @@
+"""The LangGraph state graph: decompose, retrieve, fuse, check, reformulate, generate."""

@@ -1,0 +1,5 @@
+"""Errors that the CLI and servers report as a clear message rather than a traceback."""
+
+
+class UserError(ValueError):
+    """Bad input from a user or calling agent: a missing file, a malformed filter, an empty query."""

@@ -1,0 +1,1 @@
+"""Retrieval tools, one per modality, usable by the graph and by other agents."""
