@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "mmrag.encoders.cli",  # train-encoders
     "mmrag.graph.cli",  # ask, train-fusion, demo
     "mmrag.evals.cli",  # eval, bench
+    "mmrag.demo_cli",  # demo, design
 )
 
 
