@@ -225,14 +225,33 @@ class VectorStore:
 
     def delete_source(self, source: str) -> int:
         """Remove every unit of `source` from every collection, and its file record."""
+        # the record goes first: a kill between the two steps leaves units without a record,
+        # which the next ingest deletes and rewrites, never a record vouching for missing units
+        self.files().delete(ids=[source])
         removed = 0
         for _, _, coll in self.existing():
             got = coll.get(where={"source": source}, include=[])
             if got["ids"]:
                 coll.delete(ids=got["ids"])
                 removed += len(got["ids"])
-        self.files().delete(ids=[source])
         return removed
+
+    def sources_with_units(self, page: int = 5000) -> set[str]:
+        """Every source that has at least one unit in some collection (a full metadata scan)."""
+        out: set[str] = set()
+        for _, _, coll in self.existing():
+            offset = 0
+            while True:
+                got = coll.get(include=["metadatas"], limit=page, offset=offset)
+                out.update(str(m["source"]) for m in got["metadatas"] if m and "source" in m)
+                if len(got["ids"]) < page:
+                    break
+                offset += page
+        return out
+
+    def unit_ids(self) -> dict[str, set[str]]:
+        """Unit ids per collection name (for checks and tests)."""
+        return {collection_name(m, ch): set(coll.get(include=[])["ids"]) for m, ch, coll in self.existing()}
 
     # -- reading ---------------------------------------------------------------------------
     def query(
