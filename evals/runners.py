@@ -1,0 +1,77 @@
+"""Glue between the harnesses and the reports: run, hash the data, tabulate, plot, write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from mmrag.schemas import Channel
+
+from . import report as R
+from .data import Benchmark
+from .embed import hash_files
+
+
+def retrieval_report(bench: Benchmark, encoders: Mapping[Channel, str], out_dir: str | None) -> tuple[dict, str]:
+    from .retrieval import run_retrieval
+
+    res = run_retrieval(bench, encoders)
+    hashes = hash_files(bench.files)
+    rows = [(f"{bench.name} {t}", tr.queries, tr.figures) for t, tr in res.types.items()]
+    md = R.header(f"Retrieval: {bench.name}", bench.name, bench.split, res.encoders, hashes)
+    md += f"Corpus: {bench.counts()}\n\n" + R.table(rows) + "\n"
+    refs = [(t, ref) for t in res.types for ref in R.REFERENCES.get((bench.name, t), [])]
+    if refs:
+        md += "\nPublished reference numbers (measured elsewhere, see ../shared/data/README.md):\n\n"
+        md += "\n".join(f"- {t}: {ref}" for t, ref in refs) + "\n"
+    metrics = {t: R.figures_json(tr.figures) for t, tr in res.types.items()}
+    details = {"bench": bench.name, "split": bench.split, "counts": bench.counts(), "encoders": res.encoders,
+               "figures": {t: {m: f.model_dump() for m, f in tr.figures.items()} for t, tr in res.types.items()},
+               "recall_curves": {t: tr.curve for t, tr in res.types.items()},
+               "seconds": res.seconds, "data_sha256": hashes}
+    if out_dir:
+        R.write(out_dir, metrics, details, md + "\n![recall@k](recall_at_k.png)\n")
+        R.plot_curves({f"{bench.name} {t}": tr.curve for t, tr in res.types.items()},
+                      Path(out_dir) / "recall_at_k.png", f"{bench.name} ({bench.split}): recall@k")
+    return metrics, md
+
+
+def fusion_report(bench: Benchmark, encoders: Mapping[Channel, str], out_dir: str | None) -> tuple[dict, str]:
+    from .fusion import run_fusion
+
+    res = run_fusion(bench, encoders)
+    hashes = hash_files(bench.files)
+    qtypes = list(next(iter(res.strategies.values())))
+    metrics: dict[str, Any] = {t: {s: R.figures_json(by[t].figures) for s, by in res.strategies.items()}
+                               for t in qtypes}
+    md = R.header("Fusion on the mixed corpus", bench.name, bench.split, res.encoders, hashes)
+    md += f"Corpus: {bench.counts()}\n\n"
+    md += f"Single-modality floor (best `only-*` by recall@10 over all queries): `{res.floor}`.\n\n"
+    for t in qtypes:
+        n = next(iter(res.strategies.values()))[t].queries
+        rows = [(f"{s} ({res.source.get(s, 'floor' if s == res.floor else 'single')})", n, by[t].figures) for s, by in res.strategies.items()]
+        md += f"## {t}\n\n" + R.table(rows, first="strategy") + "\n\n"
+    md += "## Routing: share of queries whose top fused item is in a gold modality (%)\n\n"
+    md += "| strategy | " + " | ".join(qtypes) + " |\n|" + " --- |" * (len(qtypes) + 1) + "\n"
+    for s, by in res.routing.items():
+        md += f"| {s} | " + " | ".join(f"{100 * by[t]:.1f}" for t in qtypes) + " |\n"
+    if res.gate:
+        mods = sorted({m for w in res.gate.values() for m in w})
+        md += "\n## MoE gate: mean weight per modality, by query type\n\n| query type | " + " | ".join(mods)
+        md += " |\n|" + " --- |" * (len(mods) + 1) + "\n"
+        for t, w in res.gate.items():
+            md += f"| {t} | " + " | ".join(f"{w.get(m, 0.0):.3f}" for m in mods) + " |\n"
+    else:
+        md += "\n(No MoE gate available from mmrag.graph.fusion: gate weights not reported.)\n"
+    details = {"bench": bench.name, "split": bench.split, "counts": bench.counts(), "encoders": res.encoders,
+               "floor": res.floor, "routing": res.routing, "gate": res.gate, "source": res.source,
+               "figures": {s: {t: {m: f.model_dump() for m, f in tr.figures.items()} for t, tr in by.items()}
+                           for s, by in res.strategies.items()},
+               "seconds": res.seconds, "data_sha256": hashes}
+    if out_dir:
+        R.write(out_dir, metrics, details, md + "\n![fusion](fusion.png)\n\n![recall@k](recall_at_k.png)\n")
+        R.plot_bars({s: metrics["mixed"][s] for s in res.strategies}, Path(out_dir) / "fusion.png",
+                    "mixed corpus: fusion strategies")
+        R.plot_curves({s: by["mixed"].curve for s, by in res.strategies.items()}, Path(out_dir) / "recall_at_k.png",
+                      "mixed corpus: recall@k per strategy")
+    return metrics, md
