@@ -24,22 +24,23 @@ from mmrag.graph.nodes import (
     route_confidence,
 )
 from mmrag.graph.state import InputState, State
+from mmrag.graph.tracing import traced  # LangSmith metadata per node; media redacted in traces
 
 
 def build_builder() -> StateGraph:
     builder = StateGraph(State, context_schema=Context, input_schema=InputState)
-    builder.add_node("decompose", decompose)
-    builder.add_node("retrieve", retrieve)
-    builder.add_node("fuse", fuse_node)
-    builder.add_node("check_confidence", check_confidence)
-    builder.add_node("reformulate", reformulate)
-    builder.add_node("generate", generate)
+    builder.add_node("decompose", traced(decompose))
+    builder.add_node("retrieve", traced(retrieve))
+    builder.add_node("fuse", traced(fuse_node))
+    builder.add_node("check_confidence", traced(check_confidence))
+    builder.add_node("reformulate", traced(reformulate))
+    builder.add_node("generate", traced(generate))
     builder.add_edge(START, "decompose")
-    builder.add_conditional_edges("decompose", fan_out, ["retrieve"])
+    builder.add_conditional_edges("decompose", traced(fan_out), ["retrieve"])
     builder.add_edge("retrieve", "fuse")
     builder.add_edge("fuse", "check_confidence")
-    builder.add_conditional_edges("check_confidence", route_confidence, ["reformulate", "generate"])
-    builder.add_conditional_edges("reformulate", route_after_reformulate, ["retrieve", "generate"])
+    builder.add_conditional_edges("check_confidence", traced(route_confidence), ["reformulate", "generate"])
+    builder.add_conditional_edges("reformulate", traced(route_after_reformulate), ["retrieve", "generate"])
     builder.add_edge("generate", END)
     return builder
 
