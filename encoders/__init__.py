@@ -16,6 +16,13 @@ from .base import AudioClip, BaseEncoder, Encoder, EncoderError, config_fingerpr
 
 _REGISTRY: dict[str, str | Callable[..., Encoder]] = {
     "minilm": "mmrag.encoders.minilm:MiniLMEncoder",
+    # offline cross-modal encoders: frozen features + trained heads into MiniLM space (weights/)
+    "effnet-translator": "mmrag.encoders.translator:EffNetTranslator",
+    "whisper-translator": "mmrag.encoders.translator:WhisperTranslator",
+    "logmel-translator": "mmrag.encoders.translator:LogMelTranslator",
+    # shared-space production encoders, for users with the weights (hub or a local path)
+    "open-clip": "mmrag.encoders.open_clip_encoder:OpenClipEncoder",
+    "clap": "mmrag.encoders.clap_encoder:ClapEncoder",
     # test-only, model-free
     "hash-text": "mmrag.encoders.hashing:HashEncoder",
     "hash-image": "mmrag.encoders.hashing:HashEncoder",

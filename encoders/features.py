@@ -1,0 +1,120 @@
+"""Extract and cache frozen features for training and measuring the translator heads.
+
+Image features: one `.npy` per (backbone, kind) over the Flickr8k images in the three splits, in
+sorted name order. Audio features: Whisper encoder frames / log-mel frames per clip. The cache is
+keyed by the extractor so that a change of preprocessing never reuses stale features.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .datasets import cache_root, data_root, flickr_split
+
+IMAGE_FEATURES_VERSION = "v1-pm1-224"
+
+
+def flickr_names() -> list[str]:
+    """Test, half of dev, train, the other half of dev: measurement and early-stopping data first, so
+    that a partial extraction is already useful on a busy CPU. The order never changes (cache index)."""
+    dev = flickr_split("dev")
+    return flickr_split("test") + dev[:500] + flickr_split("train") + dev[500:]
+
+
+def _image_cache(backbone: str) -> Path:
+    return cache_root() / f"flickr8k-{backbone}-{IMAGE_FEATURES_VERSION}"
+
+
+def _open(path: Path, shape: tuple[int, ...], dtype: type) -> np.memmap:
+    if path.exists():
+        return np.load(path, mmap_mode="r+")
+    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+
+
+def flickr_image_features(backbone: str, batch_size: int = 32, threads: int = 2, limit: int | None = None) -> dict:
+    """{'names', 'grid' (n, T, 1280) float16 memmap, 'stages' (n, d) float32} over the first `limit`
+    (default all) images of `flickr_names()`. Extraction resumes where a killed run stopped."""
+    out_dir = _image_cache(backbone)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = flickr_names()
+    progress = out_dir / "progress.json"
+    done = json.loads(progress.read_text())["done"] if progress.exists() else 0
+    want = len(names) if limit is None else min(limit, len(names))
+    if done < want:
+        from .effnet import EffNetFeatures, preprocess
+
+        feats = EffNetFeatures(backbone, threads=threads)
+        img_dir = data_root() / "flickr8k" / "images"
+        grid = stages = None
+        bar = tqdm(total=want, initial=done, desc=f"flickr8k {backbone} features", unit="img")
+        for start in range(done, want, batch_size):
+            batch = names[start : min(start + batch_size, want)]
+            f = feats.extract(preprocess([img_dir / n for n in batch]))
+            if grid is None:
+                grid = _open(out_dir / "grid.npy", (len(names), *f["grid"].shape[1:]), np.float16)
+                stages = _open(out_dir / "stages.npy", (len(names), f["stages"].shape[1]), np.float32)
+            assert stages is not None
+            grid[start : start + len(batch)] = f["grid"].astype(np.float16)
+            stages[start : start + len(batch)] = f["stages"]
+            grid.flush()
+            stages.flush()
+            done = start + len(batch)
+            progress.write_text(json.dumps({"done": done, "version": IMAGE_FEATURES_VERSION}))
+            bar.update(len(batch))
+        bar.close()
+    if done == 0:
+        return {"names": [], "grid": np.zeros((0, 0, 0), np.float16), "stages": np.zeros((0, 0), np.float32)}
+    return {
+        "names": names[:done],
+        "grid": np.load(out_dir / "grid.npy", mmap_mode="r")[:done],
+        "stages": np.load(out_dir / "stages.npy", mmap_mode="r")[:done],
+    }
+
+
+AUDIO_FEATURES_VERSION = "v1"
+
+
+def audio_sets() -> dict[str, list[Path]]:
+    """The clips whose sound we embed: ESC-50 fold 4, AudioCaps test clips, and the 35 videos."""
+    from .datasets import esc50_rows, video_captions
+
+    root = data_root()
+    return {
+        "esc50": [root / "esc50" / "audio" / r["file"] for r in esc50_rows()],
+        "audiocaps": sorted((root / "audiocaps" / "audio").glob("*.flac")),
+        "videos": sorted(video_captions()),
+    }
+
+
+def audio_frames(kind: str, dataset: str) -> dict[str, np.ndarray]:
+    """{file name: (T, d) frames} for kind 'whisper' or 'logmel'; extracted once, then cached (float16)."""
+    path = cache_root() / f"{dataset}-{kind}-{AUDIO_FEATURES_VERSION}.npz"
+    if not path.exists():
+        from .whisper_audio import LogMelFrames, WhisperFrames, load_audio
+
+        extractor = WhisperFrames() if kind == "whisper" else LogMelFrames()
+        frames = {}
+        for p in tqdm(audio_sets()[dataset], desc=f"{dataset} {kind} frames", unit="clip"):
+            frames[p.name] = extractor.frames(load_audio(p)).astype(np.float16)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **frames)
+        tmp.rename(path)
+    with np.load(path) as z:
+        return {k: z[k].astype(np.float32) for k in z.files}
+
+
+if __name__ == "__main__":  # nice -n 10 python -m mmrag.encoders.features lite0 lite2 audio
+    import sys
+
+    for arg in sys.argv[1:] or ["lite0"]:
+        if arg == "audio":
+            for ds in ("esc50", "audiocaps", "videos"):
+                for kind in ("whisper", "logmel"):
+                    print(ds, kind, len(audio_frames(kind, ds)))
+            continue
+        f = flickr_image_features(arg)
+        print(arg, f["grid"].shape, f["stages"].shape)

@@ -1,0 +1,222 @@
+"""Train the translator heads (seeded, CPU, minutes once features are cached).
+
+Image head: Flickr8k train split (6,000 images x 5 captions), early stopping on the dev split's
+text->image recall. Sound heads: ESC-50 fold 4 split grouped by `src_file` (train / dev / test),
+text = the category descriptions in `esc50_text.py`, with random time crops of each clip; early
+stopping on dev class top-1. AudioCaps is never trained on: it is held out for measurement.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from mmrag.errors import UserError
+
+from . import datasets as ds
+from .effnet import parse_backbones
+from .esc50_text import ESC50_TEXT
+from .features import audio_frames, flickr_image_features
+from .heads import HeadConfig, TranslatorHead, info_nce, save_head
+from .metrics import text_to_item
+from .whisper_audio import pool_frames
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+Batch = tuple[torch.Tensor, "torch.Tensor | None", torch.Tensor, torch.Tensor]
+
+
+def embed_texts(texts: list[str]) -> np.ndarray:
+    """MiniLM embeddings of `texts`, cached by content."""
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    path = ds.cache_root() / f"minilm-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    from .minilm import MiniLMEncoder
+
+    enc = MiniLMEncoder(batch_size=128)
+    out = np.concatenate([enc.embed_text(texts[i : i + 2048]) for i in tqdm(range(0, len(texts), 2048), desc="MiniLM texts")])
+    np.save(path, out)
+    return out
+
+
+def fit(
+    head: TranslatorHead,
+    n_items: int,
+    make_batch: Callable[[np.ndarray, np.random.Generator], Batch],
+    dev_score: Callable[[TranslatorHead], float],
+    *,
+    seed: int,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    patience: int,
+) -> dict[str, Any]:
+    """AdamW on symmetric InfoNCE with a learnable temperature; keeps the best dev epoch."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    best, best_state, best_epoch, history = -1.0, None, 0, []
+    for epoch in range(1, epochs + 1):
+        head.train()
+        order = rng.permutation(n_items)
+        losses = []
+        for start in range(0, n_items - batch_size // 4, batch_size):
+            vec, grid, txt, labels = make_batch(order[start : start + batch_size], rng)
+            loss = info_nce(head(vec, grid), txt, labels, labels, head.logit_scale.exp())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss))
+        score = dev_score(head)
+        history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 4), "dev": round(score, 4)})
+        print(f"  epoch {epoch:2d} loss {np.mean(losses):.4f} dev {score:.4f}", flush=True)
+        if score > best:
+            best, best_state, best_epoch = score, copy.deepcopy(head.state_dict()), epoch
+        elif epoch - best_epoch >= patience:
+            break
+    assert best_state is not None
+    head.load_state_dict(best_state)
+    head.eval()
+    return {"best_epoch": best_epoch, "best_dev": round(best, 4), "history": history}
+
+
+# ---------------------------------------------------------------- images
+
+
+def image_inputs(backbones: tuple[str, ...], names: list[str], attn: bool) -> tuple[np.ndarray, torch.Tensor | None]:
+    """vec = per backbone [grid mean, stage means]; grid = backbones' token grids side by side (float16)."""
+    vecs, grids = [], []
+    for bb in backbones:
+        f = flickr_image_features(bb, limit=0)  # what is extracted; never extracts here
+        index = {n: i for i, n in enumerate(f["names"])}
+        rows = np.array([index[n] for n in names])
+        g = np.asarray(f["grid"][np.sort(rows)])[np.argsort(np.argsort(rows))]
+        vecs.append(np.concatenate([g.astype(np.float32).mean(1), f["stages"][rows]], axis=1))
+        if attn:
+            grids.append(torch.from_numpy(g))
+    return np.concatenate(vecs, axis=1), (torch.cat(grids, dim=2) if attn else None)
+
+
+def flickr_texts(names: list[str]) -> tuple[list[str], list[int]]:
+    caps = ds.flickr_captions()
+    texts, owner = [], []
+    for i, n in enumerate(names):
+        for c in caps[n]:
+            texts.append(c)
+            owner.append(i)
+    return texts, owner
+
+
+def train_image(backbone: str = "lite0+lite2", head_kind: str = "linear", attn: bool = True, seed: int = 0,
+                out: Path = WEIGHTS_DIR, epochs: int = 30) -> dict[str, Any]:
+    t0 = time.time()
+    backbones = parse_backbones(backbone)
+    avail = set.intersection(*(set(flickr_image_features(bb, limit=0)["names"]) for bb in backbones))
+    tr = [n for n in ds.flickr_split("train") if n in avail]  # all of them once extraction has finished
+    dv = [n for n in ds.flickr_split("dev") if n in avail]
+    if len(tr) < 500 or len(dv) < 100:
+        raise UserError(f"only {len(tr)} train / {len(dv)} dev images have features; extract them first")
+    vec_tr, grid_tr = image_inputs(backbones, tr, attn)
+    vec_dv, grid_dv = image_inputs(backbones, dv, attn)
+    txt_tr, own_tr = flickr_texts(tr)
+    txt_dv, own_dv = flickr_texts(dv)
+    emb_tr, emb_dv = embed_texts(txt_tr), embed_texts(txt_dv)
+    caps_of = [np.flatnonzero(np.array(own_tr) == i) for i in range(len(tr))]
+
+    cfg = HeadConfig(kind=head_kind, vec_dim=vec_tr.shape[1], grid_dim=grid_tr.shape[2] if grid_tr is not None else 0,
+                     features={"extractor": "effnet", "backbones": list(backbones), "image_size": 224, "pixels": "[-1,1]"})
+    torch.manual_seed(seed)
+    head = TranslatorHead(cfg)
+    head.set_stats(vec_tr)
+    vt, et = torch.from_numpy(vec_tr), torch.from_numpy(emb_tr)
+
+    def make_batch(idx: np.ndarray, rng: np.random.Generator) -> Batch:
+        cap = np.array([rng.choice(caps_of[i]) for i in idx])
+        g = grid_tr[idx] if grid_tr is not None else None
+        return vt[idx], g, et[cap], torch.from_numpy(idx)
+
+    def dev_score(h: TranslatorHead) -> float:
+        r = text_to_item(emb_dv, own_dv, h.embed(vec_dv, grid_dv))
+        return float(np.mean(list(r.values())))
+
+    print(f"image head: {backbone} {head_kind} attn={attn} vec {vec_tr.shape} grid {None if grid_tr is None else tuple(grid_tr.shape)}")
+    info = fit(head, len(tr), make_batch, dev_score, seed=seed, epochs=epochs, lr=1e-3, weight_decay=0.05,
+               batch_size=256, patience=4)
+    info.update(seed=seed, train=f"flickr8k train ({len(tr)} images x 5 captions)", dev="flickr8k dev text->image mean R@1/5/10",
+                seconds=round(time.time() - t0, 1), loss="symmetric InfoNCE, learnable temperature")
+    head.cfg.training = info
+    info["sha256"] = save_head(head, Path(out) / "image.safetensors")
+    return info
+
+
+# ---------------------------------------------------------------- sounds
+
+
+def esc50_split() -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {"train": [], "dev": [], "test": []}
+    for row in ds.esc50_rows():
+        out[ds.esc50_group_split(row["src_file"])].append(row)
+    return out
+
+
+def class_texts() -> tuple[list[str], np.ndarray]:
+    cats = sorted(ESC50_TEXT)
+    return cats, embed_texts([ESC50_TEXT[c][0] for c in cats])
+
+
+def train_audio(kind: str = "whisper", head_kind: str = "linear", seed: int = 0, out: Path = WEIGHTS_DIR,
+                epochs: int = 200) -> dict[str, Any]:
+    t0 = time.time()
+    frames = audio_frames(kind, "esc50")
+    split = esc50_split()
+    cats, canon = class_texts()
+    cat_id = {c: i for i, c in enumerate(cats)}
+    para = [(cat_id[c], t) for c in cats for t in ESC50_TEXT[c]]
+    para_emb = embed_texts([t for _, t in para])
+    para_of = [[j for j, (c, _) in enumerate(para) if c == i] for i in range(len(cats))]
+    tr = split["train"]
+    fr_tr = [frames[r["file"]] for r in tr]
+    lab_tr = np.array([cat_id[r["category"]] for r in tr])
+    vec_tr = np.stack([pool_frames(f) for f in fr_tr])
+    vec_dv = np.stack([pool_frames(frames[r["file"]]) for r in split["dev"]])
+    lab_dv = np.array([cat_id[r["category"]] for r in split["dev"]])
+
+    cfg = HeadConfig(kind=head_kind, vec_dim=vec_tr.shape[1], dropout=0.3,
+                     features={"extractor": kind, "pooling": "mean+std+max over the segment's frames"})
+    torch.manual_seed(seed)
+    head = TranslatorHead(cfg)
+    head.set_stats(vec_tr)
+    pe = torch.from_numpy(para_emb)
+
+    def make_batch(idx: np.ndarray, rng: np.random.Generator) -> Batch:
+        vecs = []
+        for i in idx:
+            f = fr_tr[i]
+            n = len(f)
+            length = int(rng.integers(max(1, n // 3), n + 1))
+            s = int(rng.integers(0, n - length + 1))
+            vecs.append(pool_frames(f[s : s + length]))
+        txt = np.array([rng.choice(para_of[lab_tr[i]]) for i in idx])
+        return torch.from_numpy(np.stack(vecs)), None, pe[txt], torch.from_numpy(lab_tr[idx])
+
+    def dev_score(h: TranslatorHead) -> float:
+        pred = (h.embed(vec_dv) @ canon.T).argmax(1)
+        return float((pred == lab_dv).mean())
+
+    print(f"audio head: {kind} {head_kind} train {len(tr)} dev {len(vec_dv)}")
+    info = fit(head, len(tr), make_batch, dev_score, seed=seed, epochs=epochs, lr=1e-3, weight_decay=0.1,
+               batch_size=64, patience=25)
+    info.update(seed=seed, train=f"ESC-50 fold 4, {len(tr)} clips (groups by src_file)", dev="ESC-50 dev groups class top-1",
+                seconds=round(time.time() - t0, 1), loss="symmetric InfoNCE (same-class positives), learnable temperature")
+    head.cfg.training = info
+    name = "audio.safetensors" if kind == "whisper" else f"audio-{kind}.safetensors"
+    info["sha256"] = save_head(head, Path(out) / name)
+    return info
