@@ -69,11 +69,11 @@ sausages and burgers at lunch; there is no brunch and no vegan dish on the menu.
     },
 }
 
-SPOKEN_REVIEW = (
-    "This is my review of Sunny Side Cafe. "
-    "I went there for the vegan brunch on Sunday morning. "
+SPOKEN_REVIEW = (  # worded so that Whisper tiny.en transcribes espeak-ng's voice correctly
+    "I had breakfast at the sunny side cafe last Sunday. "
+    "The vegan brunch was lovely: tofu scramble and oat milk pancakes. "
     "The room was quiet and full of natural light from the big windows. "
-    "The tofu scramble was delicious. I will be back."
+    "I will be back."
 )
 
 CHATTER_LINES = [

@@ -220,7 +220,7 @@ def build(out: Path) -> list[Path]:
     written: list[Path] = []
 
     def put(rel: str, writer) -> None:  # noqa: ANN001
-        path = out / rel
+        path = out / "places" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         writer(path)
         written.append(path)
@@ -231,7 +231,7 @@ def build(out: Path) -> list[Path]:
     put("sunny_side/flat_white.jpg", lambda p: save_jpeg(Image.open(data / "coffee.png"), p))
     put("sunny_side/menu.jpg", lambda p: menu(PLACES["sunny_side"]["menu"], 2).save(p, quality=75))
     put("sunny_side/room_tone.flac", lambda p: save_flac(room_tone(3), p))
-    put("sunny_side/spoken_review.flac", lambda p: save_flac(at_level(espeak(SPOKEN_REVIEW, speed=140), -20), p))
+    put("sunny_side/spoken_review.flac", lambda p: save_flac(at_level(espeak(SPOKEN_REVIEW, speed=130), -20), p))
     put("night_owl/dining_room.jpg", lambda p: save_jpeg(room(False, 4), p))
     put("night_owl/menu.jpg", lambda p: menu(PLACES["night_owl"]["menu"], 5).save(p, quality=75))
     put("night_owl/saturday_brunch.flac", lambda p: save_flac(chatter(6), p))
@@ -254,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     files = build(args.out)
     total = sum(p.stat().st_size for p in files)
     for p in files:
-        print(f"{p.stat().st_size:>9,d}  {p.relative_to(args.out)}")
-    print(f"{total:>9,d}  total ({len(files)} files) in {args.out}")
+        print(f"{p.stat().st_size:>9,d}  {p.relative_to(args.out / 'places')}")
+    print(f"{total:>9,d}  total ({len(files)} files) in {args.out / 'places'}")
     return 0
 
 
