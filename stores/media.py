@@ -47,7 +47,7 @@ def load_image(path: Path, max_pixels: int) -> Any:
     except UnidentifiedImageError as exc:
         raise ReadError("not a readable image") from exc
     except Image.DecompressionBombError as exc:
-        raise ReadError(f"image over the pixel limit: {exc}") from exc
+        raise ReadError(f"image is over the pixel limit of {max_pixels:,}: {exc}") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ReadError(f"corrupt or truncated image: {exc}") from exc
 
