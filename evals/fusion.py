@@ -90,6 +90,7 @@ class FusionResult(BaseModel):
     routing: dict[str, dict[str, float]]  # strategy -> query type -> share with a gold-modality top item
     gate: dict[str, dict[str, float]]  # query type -> mean gate weight per modality
     source: dict[str, str]  # strategy -> "graph" | "local"
+    skipped: dict[str, str] = {}  # strategy -> why it could not run
     seconds: dict[str, float]
 
 
@@ -133,26 +134,31 @@ def run_fusion(bench: Benchmark, encoders: Mapping[Channel, str | Encoder], limi
     types = sorted({q.type for q in queries})
     results: dict[str, dict[str, TypeResult]] = {}
     routing: dict[str, dict[str, float]] = {}
+    skipped: dict[str, str] = {}
     for name, fn in {**{f"only-{m}": None for m in sorted(lists[0]) if lists}, **strategies}.items():
         t1 = time.perf_counter()
         if fn is None:
             mod = name.removeprefix("only-")
             rankings = [[i for i, _ in ls.get(mod, [])] for ls in lists]
         else:
-            rankings = [[i for i, _ in fn(ls, qv)] for ls, qv in zip(lists, qvecs)]
+            try:
+                rankings = [[i for i, _ in fn(ls, qv)] for ls, qv in zip(lists, qvecs)]
+            except Exception as exc:  # noqa: BLE001 - e.g. a gate trained for another query encoder
+                skipped[name] = f"{type(exc).__name__}: {exc}"[:300]
+                continue
         seconds[name] = time.perf_counter() - t1
         results[name] = _by_type(rankings, queries, types)
         routing[name] = _routing(rankings, queries, gold_mods, modality_of, types)
     floors = [n for n in results if n.startswith("only-")]
     floor = max(floors, key=lambda n: results[n]["mixed"].figures["recall@10"].value) if floors else ""
     gate: dict[str, dict[str, float]] = {}
-    if gate_fn is not None:
+    if gate_fn is not None and qvecs.shape[1] == 384:
         for t in types:
             ws = [gate_fn(qv) for q, qv in zip(queries, qvecs) if q.type == t]
             gate[t] = {m: float(np.mean([w.get(m, 0.0) for w in ws])) for m in sorted({m for w in ws for m in w})}
     return FusionResult(bench=bench.name, split=bench.split,
                         encoders={ch: e.config() for ch, e in index.encoders.items()},
-                        strategies=results, floor=floor, routing=routing, gate=gate, source=source,
+                        strategies=results, floor=floor, routing=routing, gate=gate, source=source, skipped=skipped,
                         seconds={**index.seconds, **seconds})
 
 

@@ -63,8 +63,10 @@ def fusion_report(bench: Benchmark, encoders: Mapping[Channel, str], out_dir: st
             md += f"| {t} | " + " | ".join(f"{w.get(m, 0.0):.3f}" for m in mods) + " |\n"
     else:
         md += "\n(No MoE gate available from mmrag.graph.fusion: gate weights not reported.)\n"
+    for s, why in res.skipped.items():
+        md += f"\nStrategy `{s}` could not run: {why}\n"
     details = {"bench": bench.name, "split": bench.split, "counts": bench.counts(), "encoders": res.encoders,
-               "floor": res.floor, "routing": res.routing, "gate": res.gate, "source": res.source,
+               "floor": res.floor, "skipped": res.skipped, "routing": res.routing, "gate": res.gate, "source": res.source,
                "figures": {s: {t: {m: f.model_dump() for m, f in tr.figures.items()} for t, tr in by.items()}
                            for s, by in res.strategies.items()},
                "seconds": res.seconds, "data_sha256": hashes}
