@@ -50,33 +50,36 @@ def _subs(state: State) -> list[SubQuery]:
     return [SubQuery.model_validate(s) for s in state.get("sub_queries") or []]
 
 
-def read_question(state: State) -> tuple[str, str | None, str | None]:
-    """(question text, image base64, audio base64) from `question` or the last human message.
+def read_question(state: State) -> tuple[str, str | None, str | None, str | None]:
+    """(question, image base64, audio base64, message id) of the current turn.
 
-    Media travel as content parts: {"type": "image_url", "image_url": {"url": "data:...;base64,..."}},
+    The last human message is the question unless it was already answered (its id is the
+    state's `question_message_id`) and a `question` string was given instead. Media travel as
+    content parts: {"type": "image_url", "image_url": {"url": "data:...;base64,..."}},
     {"type": "image"|"audio", "base64": ...} or {"type": "input_audio", "input_audio": {"data": ...}}.
     A local path is never read here (server mode)."""
-    text, image, audio = state.get("question") or "", state.get("query_image"), state.get("query_audio")
     human = [m for m in state.get("messages") or [] if isinstance(m, HumanMessage)]
-    if human:
-        content = human[-1].content
-        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
-        texts = []
-        for p in parts:
-            if isinstance(p, str):
-                texts.append(p)
-            elif p.get("type") == "text":
-                texts.append(p.get("text", ""))
-            elif p.get("type") == "image_url":
-                url = p["image_url"]["url"] if isinstance(p.get("image_url"), dict) else p.get("image_url", "")
-                image = url.split(",", 1)[1] if url.startswith("data:") else image
-            elif p.get("type") in ("image", "audio") and p.get("base64"):
-                image, audio = (p["base64"], audio) if p["type"] == "image" else (image, p["base64"])
-            elif p.get("type") == "input_audio":
-                audio = p["input_audio"]["data"]
-        if not state.get("question"):
-            text = " ".join(t for t in texts if t).strip()
-    return text, image, audio
+    last = human[-1] if human else None
+    if last is None or (last.id and last.id == state.get("question_message_id") and state.get("question")):
+        return state.get("question") or "", state.get("query_image"), state.get("query_audio"), state.get(
+            "question_message_id")
+    content = last.content
+    parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+    texts: list[str] = []
+    image = audio = None
+    for p in parts:
+        if isinstance(p, str):
+            texts.append(p)
+        elif p.get("type") == "text":
+            texts.append(p.get("text", ""))
+        elif p.get("type") == "image_url":
+            url = p["image_url"]["url"] if isinstance(p.get("image_url"), dict) else p.get("image_url", "")
+            image = url.split(",", 1)[1] if url.startswith("data:") else image
+        elif p.get("type") in ("image", "audio") and p.get("base64"):
+            image, audio = (p["base64"], audio) if p["type"] == "image" else (image, p["base64"])
+        elif p.get("type") == "input_audio":
+            audio = p["input_audio"]["data"]
+    return " ".join(t for t in texts if t).strip(), image, audio, last.id
 
 
 # -- nodes ---------------------------------------------------------------------------------------
@@ -84,7 +87,7 @@ def decompose(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Question -> per-modality sub-queries, dominant modality, filters (LLM or rules)."""
     t0 = time.perf_counter()
     ctx = ctx_of(runtime)
-    question, image, audio = read_question(state)
+    question, image, audio, message_id = read_question(state)
     if not question and not image and not audio:
         raise UserError("empty question: send text, an image or an audio file")
     args = dict(has_image=bool(image), has_audio=bool(audio), modalities=ctx.modalities)
@@ -99,7 +102,7 @@ def decompose(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     else:
         d = dec.rule_decompose(question, **args)
     return {
-        "question": question, "query_image": image, "query_audio": audio,
+        "question": question, "query_image": image, "query_audio": audio, "question_message_id": message_id,
         "sub_queries": dump(d.sub_queries), "dominant": d.dominant, "decomposer": used,
         "hits": None, "sub_query_best": None, "fused": [], "entities": [], "hops": 0, "followed": [], "citations": [],
         "invalid_citations": [], "timings": {"__reset__": True, "decompose": _secs(t0)},

@@ -57,17 +57,19 @@ def max_scores(left: dict[str, float] | None, right: dict[str, float] | None) ->
 
 
 class InputState(TypedDict, total=False):
-    """What a caller (or Studio's chat) sends: messages, optionally a question string."""
+    """What a caller (or Studio's chat) sends: messages (a new human message is the question,
+    media as base64 content parts), or a `question` string with optional base64 media."""
 
     messages: Annotated[list[AnyMessage], add_messages]
     question: str
+    query_image: str | None  # base64 of an image attached to the question
+    query_audio: str | None  # base64 of an audio file attached to the question
 
 
 class State(InputState, total=False):
     """Everything the nodes read and write."""
 
-    query_image: str | None  # base64 of an image attached to the question
-    query_audio: str | None  # base64 of an audio file attached to the question
+    question_message_id: str | None  # the human message the current question came from
     sub_queries: list[dict[str, Any]]  # SubQuery dicts
     dominant: str
     decomposer: str  # "rules" | "llm" | "rules (llm failed: ...)"

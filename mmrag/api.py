@@ -91,3 +91,9 @@ def search(
 
     return search_store(_store(store, chroma_url, encoders), query=query, image=image, audio=audio,
                         modality=modality, k=k, where=where)
+
+
+# The agentic API (engineer C): the class lives in mmrag.graph.rag; re-exported here.
+from mmrag.graph.rag import Answer, MultimodalRAG  # noqa: E402
+
+__all__ = [name for name in ("ingest", "search", "Answer", "MultimodalRAG") if name in globals()]
