@@ -14,6 +14,7 @@ With `LANGSMITH_TRACING=true` LangChain traces every node as a named run. This m
   run instead of megabytes repeated in every node. The hash identifies the media: the same bytes
   in the store or on disk have the same sha256. It is called when this module is imported with
   tracing on (the graph imports it), and leaves a client someone else configured alone.
+  `MMRAG_TRACE_MEDIA=keep` turns the redaction off (traces then carry the full base64).
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def _hide(data: dict[str, Any]) -> dict[str, Any]:
 def install_redaction(force: bool = False) -> Any:
     """Make the process-wide LangSmith client redact media; returns that client (or None)."""
     global _installed
-    if not (force or tracing_enabled()):
+    if not (force or tracing_enabled()) or os.environ.get("MMRAG_TRACE_MEDIA") == "keep":
         return None
     import langsmith
     from langsmith import run_trees
