@@ -62,7 +62,8 @@ def _run(args: argparse.Namespace) -> int:
             from .graph_eval import graph_report
 
             metrics, md = graph_report(bench, encoders, args.report, limit=args.limit)
-        out.update(metrics)
+        # several benchmarks share query types (esc50 and audiocaps: text->audio): prefix them
+        out.update({f"{name}:{k}": v for k, v in metrics.items()} if len(names) > 1 else metrics)
         md_parts.append(md)
     if args.json:
         json.dump(out, sys.stdout, indent=2, sort_keys=True)
