@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "mmrag.graph.cli",  # ask, train-fusion, demo
     "mmrag.evals.cli",  # eval, bench
     "mmrag.demo_cli",  # demo, design
+    "mmrag.evals.bench_cli",  # bench ingest, query, scale
 )
 
 

@@ -1,0 +1,132 @@
+"""`mmrag bench ingest|query|scale`: benchmarks that put each cost beside its floor.
+
+Each prints a markdown table (or, with --json, the JSON) and writes the JSON with raw figures and
+ratios to --out. They are benchmarks, not timed tests: run them niced on a quiet machine and quote
+the medians of --repeat runs. See docs/performance.md for the figures and how they were produced.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mmrag.errors import UserError
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        vals = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return vals
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the JSON result instead of the markdown table")
+    p.add_argument("--out", metavar="FILE", help="write the JSON result to FILE")
+    p.add_argument("--repeat", type=int, default=3, metavar="N", help="timed runs; medians are reported (default 3)")
+
+
+def add_hnsw_flags(p: argparse.ArgumentParser, ef_search_list: bool = False) -> None:
+    """HNSW flags shared by `mmrag bench scale` and (through `hnsw_from_args`) `mmrag ingest`."""
+    g = p.add_argument_group("HNSW index (per collection, fixed at creation except ef_search)")
+    g.add_argument("--space", choices=["cosine", "l2", "ip"], default="cosine")
+    g.add_argument("--max-neighbors", "--M", dest="max_neighbors", type=int, default=None,
+                   help="graph degree M (chroma default 16): more = better recall, more memory, slower build")
+    g.add_argument("--ef-construction", type=int, default=None,
+                   help="candidate list while building (chroma default 100): more = better graph, slower build")
+    if ef_search_list:
+        g.add_argument("--ef-search", type=_ints, default=None,
+                       help="candidate list while querying, comma-separated values to sweep (e.g. 20,40,80,160)")
+    else:
+        g.add_argument("--ef-search", type=int, default=None,
+                       help="candidate list while querying (chroma default 100): more = better recall, slower")
+    g.add_argument("--hnsw-threads", dest="num_threads", type=int, default=None, help="threads building the index")
+
+
+def hnsw_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The `hnsw` mapping for VectorStore(hnsw=...) from the flags of `add_hnsw_flags`."""
+    out: dict[str, Any] = {}
+    for key in ("space", "max_neighbors", "ef_construction", "ef_search", "num_threads"):
+        val = getattr(args, key, None)
+        if val is None:
+            continue
+        if key != "space" and (isinstance(val, int) and val < 1):
+            raise UserError(f"--{key.replace('_', '-')} must be positive")
+        out[key] = val
+    return out
+
+
+def _scale(args: argparse.Namespace) -> int:
+    from mmrag.evals.bench_scale import ScaleConfig, main_scale
+
+    if args.n < 100:
+        raise UserError("--n must be at least 100")
+    cfg = ScaleConfig(n=args.n, queries=args.queries, source=args.source, noise=args.noise, space=args.space,
+                      repeat=args.repeat, path=args.store, num_threads=args.num_threads, add_batch=args.add_batch)
+    if args.max_neighbors:
+        cfg.max_neighbors = args.max_neighbors
+    if args.ef_construction:
+        cfg.ef_construction = args.ef_construction
+    if args.ef_search:
+        cfg.ef_search = args.ef_search
+    main_scale(cfg, out=args.out, as_json=args.json)
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from mmrag.evals.bench_ingest import IngestBenchConfig, main_ingest
+
+    cfg = IngestBenchConfig(data=args.data, limit=args.limit, repeat=args.repeat, modalities=args.modalities,
+                            naive=not args.no_naive)
+    main_ingest(cfg, out=args.out, as_json=args.json)
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from mmrag.evals.bench_query import QueryBenchConfig, main_query
+
+    cfg = QueryBenchConfig(data=args.data, store=args.store, questions=args.questions, repeat=args.repeat,
+                           concurrency=args.concurrency, chroma_url=args.chroma_url, k=args.k,
+                           server=not args.no_server)
+    main_query(cfg, out=args.out, as_json=args.json)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    bench = subparsers.add_parser("bench", help="performance benchmarks: ingest, query, scale",
+                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = bench.add_subparsers(dest="bench", metavar="BENCH", required=True)
+
+    p = sub.add_parser("ingest", help="ingest throughput vs the encoders alone and a naive one-by-one baseline")
+    p.add_argument("--data", default=None, help="data root (default $MMRAG_DATA or ../shared/data)")
+    p.add_argument("--limit", type=int, default=200, help="items per modality (0 = all)")
+    p.add_argument("--modalities", default="image,audio,video", help="comma-separated: image,audio,video")
+    p.add_argument("--no-naive", action="store_true", help="skip the naive one-at-a-time baseline")
+    _common(p)
+    p.set_defaults(func=_ingest)
+
+    p = sub.add_parser("query", help="ask() latency per node, retrieval vs raw chroma, concurrency")
+    p.add_argument("--data", default=None, help="data root (default $MMRAG_DATA or ../shared/data)")
+    p.add_argument("--store", default=None, help="an ingested store to query (default: build one from --data)")
+    p.add_argument("--questions", type=int, default=200, help="questions (>= 200 for the reported figures)")
+    p.add_argument("--concurrency", type=_ints, default=[1, 2, 4, 8], help="concurrent questions, e.g. 1,2,4,8")
+    p.add_argument("--chroma-url", default=None, help="also measure against this Chroma server")
+    p.add_argument("--no-server", action="store_true", help="do not start a local `chroma run` server")
+    p.add_argument("-k", type=int, default=10)
+    _common(p)
+    p.set_defaults(func=_query)
+
+    p = sub.add_parser("scale", help="one collection of N clustered vectors: build, memory, disk, recall@10, latency")
+    p.add_argument("--n", type=int, default=100_000, help="vectors (1000000 for the headline figure)")
+    p.add_argument("--queries", type=int, default=200, help="queries for recall and latency")
+    p.add_argument("--source", choices=["flickr8k", "gmm"], default="flickr8k",
+                   help="cluster centres: MiniLM embeddings of Flickr8k captions, or a Gaussian mixture")
+    p.add_argument("--noise", type=float, default=0.6, help="noise norm around each centre")
+    p.add_argument("--store", default=None, help="keep the built store here (default: a temporary dir, removed)")
+    p.add_argument("--add-batch", type=int, default=5000, help="vectors per collection.add call")
+    add_hnsw_flags(p, ef_search_list=True)
+    _common(p)
+    p.set_defaults(func=_scale, repeat=1)
