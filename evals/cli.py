@@ -33,6 +33,9 @@ def register(subparsers: Any) -> None:
                         help="override encoders, e.g. image=hash-image,audio=hash-audio "
                              "(defaults: text=minilm, image=effnet-translator, audio=whisper-translator)")
         sp.set_defaults(func=_run)
+    from .reliability import register_reliability  # engineer G: `mmrag eval reliability`
+
+    register_reliability(sub)
 
 
 def _run(args: argparse.Namespace) -> int:
