@@ -60,3 +60,32 @@ def test_chroma_server_concurrent_searches(chroma_server, tmp_path: Path) -> Non
     with cf.ThreadPoolExecutor(max_workers=4) as pool:
         got = dict(zip(questions, pool.map(search, list(questions) * 2)))
     assert got == questions
+
+
+def test_chroma_server_concurrent_asks(chroma_server, tmp_path: Path) -> None:
+    """Several `ask` calls at once (threads and asyncio) against the same Chroma server."""
+    import asyncio
+
+    from mmrag.graph.rag import MultimodalRAG
+
+    build_tiny_store(tmp_path, url=chroma_server.url)
+    rag = MultimodalRAG(store=str(tmp_path / "not-used"), chroma_url=chroma_server.url, k=3)
+    questions = {
+        "Where is a vegan brunch served?": "menu.txt",
+        "Which room is quiet for reading?": "hours.txt",
+        "Where can I hear a dog barking?": "sounds/bark.flac",
+        "Which photo shows a cafe in natural light?": "photos/cafe.jpg",
+    }
+    with cf.ThreadPoolExecutor(max_workers=4) as pool:
+        answers = dict(zip(questions, pool.map(rag.ask, questions)))
+
+    async def gather() -> list:
+        return await asyncio.gather(*(rag.aask(q) for q in questions))
+
+    answers_async = dict(zip(questions, asyncio.run(gather())))
+    for q, source in questions.items():
+        for ans in (answers[q], answers_async[q]):
+            assert ans.citations, (q, ans.text)
+            assert all(c.marker in ans.text for c in ans.citations)
+            assert source in {c.source for c in ans.citations}, (q, ans.text)
+    assert not (tmp_path / "not-used").exists()
