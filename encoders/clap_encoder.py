@@ -104,7 +104,9 @@ class ClapEncoder(BaseEncoder):
                         g = gcd(int(c.sample_rate), sr)
                         x = resample_poly(x, sr // g, int(c.sample_rate) // g).astype(np.float32)
                     waves.append(x if x.size else np.zeros(sr // 10, np.float32))
-                feats = self._processor(audio=waves, sampling_rate=sr, return_tensors="pt")
+                # the unfused model takes one crop (long clips: a random 10 s crop); the fused one 4 + global
+                trunc = "fusion" if self._model.config.audio_config.enable_fusion else "rand_trunc"
+                feats = self._processor.feature_extractor(waves, sampling_rate=sr, return_tensors="pt", truncation=trunc)
                 with torch.inference_mode():
                     kwargs = {"is_longer": feats["is_longer"]} if "is_longer" in feats else {}
                     out.append(self._tensor(self._model.get_audio_features(input_features=feats["input_features"], **kwargs)))
