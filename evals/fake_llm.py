@@ -4,7 +4,8 @@
         ctx = Context(llm_base_url=llm.base_url, llm_model="fake", llm_api_key="x")
 
 Modes: `ok` (answers `reply`), `timeout` (holds the request for `hang_s` seconds, then drops it),
-`500`, `429` (with Retry-After: 0), `invalid_json` (structured output that is not JSON),
+`500`, `429` (with Retry-After: 0), `invalid_json` (structured output that is not
+JSON; plain chat gets `reply`),
 `empty` (empty content, or a stream with no tokens), `endless` (a stream that never finishes:
 tokens until the client leaves or `hang_s` passes), `bad_citations` (an answer citing sources that
 do not exist), `flaky` (the first `fail_first` requests answer 500, then `ok`), `disconnect`
@@ -74,8 +75,8 @@ class FakeLLM:
     def _text_for(self, body: dict[str, Any]) -> str:
         if self.mode == "bad_citations":
             return BAD_CITATION_REPLY
-        if self.mode == "invalid_json":
-            return '{"sub_queries": [{"text": "unterminated'
+        if self.mode == "invalid_json" and (body.get("tools") or body.get("response_format")):
+            return '{"sub_queries": [{"text": "unterminated'  # structured output that is not JSON
         if self.mode == "empty":
             return ""
         return self.reply(body) if callable(self.reply) else self.reply
