@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from mmrag.graph.context import Context
 from mmrag.graph.models import Evidence, FusedItem, fmt_time
+from mmrag.graph.resilience import RetryPolicy, generate_text, require_grounded
 
 MAX_EVIDENCE = 8
 MAX_IMAGE_BYTES = 4_000_000
@@ -52,8 +53,8 @@ def make_chat_model(ctx: Context, streaming: bool = True) -> Any:
         api_key=ctx.llm_api_key or "not-needed",
         temperature=ctx.temperature,
         extra_body={"max_tokens": ctx.max_tokens},
-        max_retries=1,
-        timeout=300,
+        max_retries=0,  # retries, backoff and the deadline: mmrag.graph.resilience
+        timeout=RetryPolicy.from_env().timeout_s,
         streaming=streaming,
     )
 
@@ -114,12 +115,10 @@ def build_messages(question: str, evidence: Sequence[Evidence], ctx: Context, un
 
 
 def llm_answer(question: str, evidence: Sequence[Evidence], ctx: Context, model: Any = None, unsure_note: str = "") -> str:
+    """The VLM's answer: streamed with bounded retries, backoff and a deadline (raises LLMUnavailable)."""
     model = model or make_chat_model(ctx)
-    out = model.invoke(build_messages(question, evidence, ctx, unsure_note))
-    text = out.content if isinstance(out.content, str) else "".join(
-        p.get("text", "") for p in out.content if isinstance(p, dict)
-    )
-    return text.strip()
+    return generate_text(model, build_messages(question, evidence, ctx, unsure_note),
+                         validate=lambda text: require_grounded(text, evidence))
 
 
 def extractive_answer(question: str, evidence: Sequence[Evidence], entity: str | None = None) -> str:
