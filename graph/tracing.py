@@ -231,3 +231,57 @@ def traced(fn: Callable[..., Any], name: str | None = None) -> Callable[..., Any
 
 
 install_redaction()
+
+
+# -- offline export of the run tree -------------------------------------------------------------
+NODE_NAMES = {"decompose", "retrieve", "fuse", "check_confidence", "reformulate", "generate",
+              "fan_out", "route_confidence", "route_after_reformulate"}  # fmt: skip
+
+
+def make_collector(ctx: Any = None) -> Any:
+    """A LangChain callback that keeps the run tree in memory (no LangSmith needed):
+    `graph.invoke(..., config={"callbacks": [col]})`, then `col.tree()` / `col.write(path)`.
+    Node runs get the same `mmrag.*` metadata as LangSmith runs; inputs/outputs are left out."""
+    import json
+    from pathlib import Path
+
+    from langchain_core.tracers.base import BaseTracer
+
+    class RunTreeCollector(BaseTracer):
+        name: str = "mmrag-run-tree"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.roots: list[Any] = []
+
+        def _persist_run(self, run: Any) -> None:
+            self.roots.append(run)
+
+        def _on_chain_end(self, run: Any) -> None:
+            if run.name in NODE_NAMES:
+                out = run.outputs or {}
+                update = out.get("output", out) if set(out) == {"output"} else out
+                state = run.inputs.get("input", run.inputs) if set(run.inputs or {}) == {"input"} else run.inputs
+                run.metadata.update(node_metadata(run.name.removesuffix("_node"), update, state, ctx))
+                run.tags = list(dict.fromkeys([*(run.tags or []), "mmrag", f"mmrag:{run.name}"]))
+
+        def _node(self, run: Any) -> dict[str, Any]:
+            md = run.metadata or {}
+            return {
+                "name": run.name, "id": str(run.id), "parent_id": str(run.parent_run_id) if run.parent_run_id else None,
+                "run_type": run.run_type, "tags": list(run.tags or []),
+                "metadata": {k: v for k, v in md.items() if k.startswith(("mmrag.", "langgraph_node", "langgraph_step"))},
+                "seconds": round((run.end_time - run.start_time).total_seconds(), 4) if run.end_time else None,
+                "error": run.error,
+                "children": [self._node(c) for c in sorted(run.child_runs, key=lambda c: c.start_time)],
+            }  # fmt: skip
+
+        def tree(self) -> list[dict[str, Any]]:
+            return [self._node(r) for r in self.roots]
+
+        def write(self, path: str | Path) -> Path:
+            p = Path(path)
+            p.write_text(json.dumps({"runs": self.tree()}, indent=1, default=str))
+            return p
+
+    return RunTreeCollector()
