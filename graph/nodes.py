@@ -233,7 +233,8 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     text = ""
     if ctx.generator == "llm" or (ctx.generator == "auto" and ctx.llm_configured):
         try:
-            text = llm_answer(question, evidence, ctx, unsure_note=note and f"Say that you are unsure ({note})")
+            text = llm_answer(question, evidence, ctx, model=make_chat_model(ctx),
+                              unsure_note=note and f"Say that you are unsure ({note})")
             extractive = False
         except Exception as exc:  # noqa: BLE001 - the endpoint failed: still answer, extractively
             note = (note + " " if note else "") + f"(The language model failed: {type(exc).__name__}.)"
