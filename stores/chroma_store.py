@@ -219,6 +219,16 @@ class VectorStore:
         meta = {"source": source, "source_hash": source_hash, "units": units, **(extra or {})}
         self.files().upsert(ids=[source], embeddings=[[0.0]], metadatas=[meta], documents=[""])
 
+    def mark_files(self, records: Sequence[tuple[str, str, int, Mapping[str, Any]]]) -> None:
+        """`mark_file` for many files in one write: (source, source_hash, units, extra) each."""
+        if not records:
+            return
+        metas = [{"source": s, "source_hash": h, "units": n, **(extra or {})} for s, h, n, extra in records]
+        self.files().upsert(
+            ids=[r[0] for r in records], embeddings=[[0.0]] * len(records), metadatas=metas,
+            documents=[""] * len(records),
+        )
+
     def file_records(self) -> dict[str, dict[str, Any]]:
         got = self.files().get(include=["metadatas"])
         return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"])}

@@ -95,6 +95,7 @@ class _Writer:
         self.pending: dict[str, int] = {}
         self.done: dict[str, Extracted] = {}
         self.failed: set[str] = set()
+        self.to_mark: list[tuple[str, str, int, dict[str, Any]]] = []
         self.cfg = opts.fingerprint()
         self.last_flush = time.monotonic()
         self.max_wait = 20.0  # seconds a unit may wait in a part-full buffer before it is written
@@ -110,6 +111,7 @@ class _Writer:
             self.buffers[(unit.modality, unit.channel)].append((unit, payload))
         if not ex.items:
             self._commit(src)
+            self.write_marks()
         for key in list(self.buffers):
             if len(self.buffers[key]) >= self.batch_size(key[1]):
                 self.flush(key)
@@ -146,6 +148,13 @@ class _Writer:
             self.pending[u.source] -= 1
             if self.pending[u.source] == 0:
                 self._commit(u.source)
+        self.write_marks()
+
+    def write_marks(self) -> None:
+        """The commit point: records of files whose units are all written, in one store write."""
+        if self.to_mark:
+            self.store.mark_files(self.to_mark)
+            self.to_mark = []
 
     def fail(self, source: str, reason: str) -> None:
         if source in self.failed:
@@ -168,7 +177,7 @@ class _Writer:
         if warning:
             extra["issue"] = warning
             self.report.issues.append(FileIssue(path=source, reason=warning))
-        self.store.mark_file(source, job.source_hash, len(ex.items), extra)
+        self.to_mark.append((source, job.source_hash, len(ex.items), extra))
         self.report.files_ingested += 1
         if job.kind in ("audio", "video"):
             self.report.media_seconds[job.kind] = round(self.report.media_seconds.get(job.kind, 0.0) + ex.media_seconds, 3)
