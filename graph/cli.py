@@ -95,7 +95,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     events: list[dict[str, Any]] = []
     answer = None
     streamed = False
-    for mode, payload in rag.stream(args.question, image=args.image, audio=args.audio, thread_id=args.thread):
+    collector = None
+    if args.trace:
+        from mmrag.graph.tracing import make_collector
+
+        collector = make_collector(rag.context)
+    stream = rag.stream(args.question, image=args.image, audio=args.audio, thread_id=args.thread,
+                        callbacks=[collector] if collector else None)
+    for mode, payload in stream:
         if mode == "updates":
             for node, update in payload.items():
                 events.append({"node": node, "update": update})
@@ -114,7 +121,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if streamed:
         print()
     if args.trace:
-        Path(args.trace).write_text(json.dumps({"events": events, "answer": answer.to_json()}, indent=1, default=str))
+        runs = collector.tree() if collector is not None else []
+        Path(args.trace).write_text(json.dumps({"events": events, "runs": runs, "answer": answer.to_json()},
+                                               indent=1, default=str))
     if args.json:
         print(json.dumps(answer.to_json(), indent=2))
     else:

@@ -180,10 +180,13 @@ class MultimodalRAG:
         return Answer.from_state(state, config["configurable"]["thread_id"])
 
     def stream(self, question: str, image: str | Path | None = None, audio: str | Path | None = None,
-               thread_id: str | None = None, **overrides: Any) -> Iterator[tuple[str, Any]]:
+               thread_id: str | None = None, callbacks: list[Any] | None = None,
+               **overrides: Any) -> Iterator[tuple[str, Any]]:
         """(mode, payload) events: "updates" per node, "messages" tokens, "custom" progress; then
-        ("answer", Answer)."""
+        ("answer", Answer). `callbacks` are LangChain callbacks (e.g. a run-tree collector)."""
         inputs, config, ctx = self._run_args(question, image, audio, thread_id, overrides)
+        if callbacks:
+            config["callbacks"] = list(callbacks)
         for mode, payload in self.graph.stream(inputs, config=config, context=ctx,
                                                stream_mode=["updates", "messages", "custom"]):
             yield mode, payload

@@ -104,7 +104,8 @@ def test_cli_ask_json_and_trace(store_path, tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert {"answer", "citations", "confidence", "hops", "timings"} <= set(data)
     assert {"marker", "id", "modality", "source", "start", "end"} <= set(data["citations"][0])
-    assert [e["node"] for e in json.loads(trace.read_text())["events"]][0] == "decompose"
+    traced = json.loads(trace.read_text())
+    assert [e["node"] for e in traced["events"]][0] == "decompose" and traced["runs"]
     assert main(["ask", "x", "--store", str(tmp_path / "missing")]) == 2
 
 
