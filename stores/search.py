@@ -85,10 +85,10 @@ def _load_query_image(path: str | Path) -> Any:
     from .media import load_image
     from .text_readers import ReadError
 
+    if not Path(path).is_file():
+        raise UserError(f"no such image: {path}")
     try:
         return load_image(Path(path), 50_000_000)
-    except FileNotFoundError:
-        raise UserError(f"no such image: {path}") from None
     except ReadError as exc:
         raise UserError(f"cannot read image {path}: {exc}") from exc
 
@@ -146,7 +146,9 @@ def search_store(
             vectors[ch] = _query_vectors(store, ch, query, image, audio)
         try:
             found = store.query(m, ch, vectors[ch], k=k, where=where, query_text=query)[0]
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # chroma's errors for a malformed filter vary by version
+            if not where:
+                raise
             raise UserError(f"bad filter {dict(where or {})!r} for {collection_name(m, ch)}: {exc}") from exc
         hits.extend(found)
     hits.sort(key=lambda h: h.score, reverse=True)
