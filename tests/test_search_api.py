@@ -98,5 +98,5 @@ def test_cli_ingest_strict_exit_code(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(args) == 0
     assert "empty.md: empty file" in capsys.readouterr().out
     assert main([*args, "--strict"]) == 1
-    assert main([*args[:-2], "--encoders", "image=nope", "-q"]) == 2
+    assert main([*args[:-3], "--encoders", "image=nope", "-q"]) == 2
     assert "unknown encoder" in capsys.readouterr().err
