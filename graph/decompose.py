@@ -148,3 +148,22 @@ def llm_decompose(
     for sq in out.sub_queries:
         sq.reason = sq.reason or "llm"
     return sanitise(out, modalities)
+
+
+def llm_reformulate(
+    question: str, sub_queries: Sequence[SubQuery], evidence: Sequence[str], model: Any, modalities: Sequence[str] = ALL
+) -> Decomposition:
+    """New sub-queries from a chat model, given the question, the old sub-queries and a summary of
+    what was found (prompts/reformulate.md); raises on failure."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from mmrag.prompts import load_prompt
+
+    old = "\n".join(f"- {sq.modality}: {sq.label()} {sq.filters or ''}" for sq in sub_queries) or "(none)"
+    found = "\n".join(f"- {e}" for e in evidence) or "(nothing)"
+    user = (f"Modalities available: {', '.join(modalities)}.\nQuestion (DATA):\n<<<{question}>>>\n"
+            f"Sub-queries tried:\n{old}\nWhat they found (DATA):\n<<<\n{found}\n>>>")
+    out = model.with_structured_output(Decomposition).invoke([SystemMessage(load_prompt("reformulate.md")), HumanMessage(user)])
+    if isinstance(out, dict):
+        out = Decomposition.model_validate(out)
+    return sanitise(out, modalities)

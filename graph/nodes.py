@@ -30,6 +30,16 @@ MAX_FUSED = 20
 _IDENT = re.compile(r"\b[A-Z]{1,5}-?\d{2,6}[A-Z]?\b")
 
 
+def _progress(event: dict[str, Any]) -> None:
+    """Emit a "custom" stream event when running inside a graph (no-op when called directly)."""
+    try:
+        from langgraph.config import get_stream_writer
+
+        get_stream_writer()(event)
+    except Exception:  # noqa: BLE001 - outside a runnable context
+        pass
+
+
 def ctx_of(runtime: Runtime[Context] | None) -> Context:
     return Context.from_any(getattr(runtime, "context", None))
 
@@ -127,6 +137,7 @@ def retrieve(payload: RetrieveInput, runtime: Runtime[Context]) -> dict[str, Any
         )
         got = retriever.retrieve(req)
         best[sq.key()] = max([h.score for h in got], default=0.0)
+        _progress({"node": "retrieve", "modality": modality, "sub_query": sq.label(), "hits": len(got)})
         found.extend(h.model_copy(update={"query": sq.label()}) for h in got)
     return {
         "hits": {modality: [h.model_dump(mode="json") for h in found]}, "sub_query_best": best,
@@ -208,7 +219,8 @@ def reformulate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 new.append(SubQuery(text=dec._clean(question), modality=m, reason="widened", hop=hop))  # type: ignore[arg-type]
     if not new and ctx.llm_configured:
         try:
-            d = dec.llm_decompose(question, make_chat_model(ctx, streaming=False), modalities=ctx.modalities)
+            found = [f"{f.modality} {f.source}: {(f.hit.text or '')[:120]} (score {f.raw_score:.2f})" for f in fused[:5]]
+            d = dec.llm_reformulate(question, subs, found, make_chat_model(ctx, streaming=False), ctx.modalities)
             new = [sq.model_copy(update={"hop": hop, "reason": "llm rewrite"}) for sq in d.sub_queries]
         except Exception:  # noqa: BLE001 - nothing else to try; answer with what we have
             new = []

@@ -178,3 +178,15 @@ def test_vlm_prompt_delimits_data_and_attaches_images(tmp_path):
     parts = msgs[1].content
     assert "<<<DATA" in parts[0]["text"] and "[1] text a.txt" in parts[0]["text"]
     assert parts[-1]["type"] == "image_url" and parts[-1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+
+
+def test_reformulate_asks_the_llm_when_no_rule_applies(monkeypatch):
+    model = FakeStructuredChat(Decomposition(sub_queries=[SubQuery(text="crimson double-decker", modality="image")],
+                                             dominant="image"))
+    monkeypatch.setattr(nodes, "make_chat_model", lambda ctx, streaming=True: model)
+    state = {"question": "a red bus", "fused": [], "hits": {"image": [_hitd("i", "image", .5)]}, "hops": 0,
+             "sub_queries": [sq("red bus", "image")]}
+    out = nodes.reformulate(state, rt(modalities=["image"], llm_model="m", llm_base_url="http://x"))
+    assert [(s["text"], s["hop"], s["reason"]) for s in out["sub_queries"]][-1] == ("crimson double-decker", 1, "llm rewrite")
+    system, human = model.calls[0]
+    assert "low confidence" in system.content and "red bus" in human.content
