@@ -79,8 +79,15 @@ def _scale(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     from mmrag.evals.bench_ingest import IngestBenchConfig, main_ingest
 
-    cfg = IngestBenchConfig(data=args.data, limit=args.limit, repeat=args.repeat, modalities=args.modalities,
-                            naive=not args.no_naive)
+    encoders = {}
+    for part in filter(None, (args.encoders or "").split(",")):
+        ch, sep, name = part.partition("=")
+        if not sep or ch not in ("text", "image", "audio"):
+            raise UserError(f"--encoders takes channel=name pairs (text|image|audio), got {part!r}")
+        encoders[ch] = name
+    cfg = IngestBenchConfig(data=args.data, limit=args.limit, naive_limit=args.naive_limit, repeat=args.repeat,
+                            modalities=args.modalities, naive=not args.no_naive, ocr=args.ocr,
+                            transcripts=args.transcripts, workers=args.workers, encoders=encoders)
     main_ingest(cfg, out=args.out, as_json=args.json)
     return 0
 
@@ -102,9 +109,14 @@ def register(subparsers: Any) -> None:
 
     p = sub.add_parser("ingest", help="ingest throughput vs the encoders alone and a naive one-by-one baseline")
     p.add_argument("--data", default=None, help="data root (default $MMRAG_DATA or ../shared/data)")
-    p.add_argument("--limit", type=int, default=200, help="items per modality (0 = all)")
+    p.add_argument("--limit", type=int, default=64, help="files per modality (0 = all)")
+    p.add_argument("--naive-limit", type=int, default=24, help="files per modality for the naive baseline")
     p.add_argument("--modalities", default="image,audio,video", help="comma-separated: image,audio,video")
     p.add_argument("--no-naive", action="store_true", help="skip the naive one-at-a-time baseline")
+    p.add_argument("--ocr", action="store_true", help="run OCR on images (off: the floor is the encoders alone)")
+    p.add_argument("--transcripts", action="store_true", help="transcribe speech in audio and video")
+    p.add_argument("--workers", type=int, default=2, help="extraction threads of the pipeline")
+    p.add_argument("--encoders", default=None, help="override encoders, e.g. image=hash-image,audio=hash-audio")
     _common(p)
     p.set_defaults(func=_ingest)
 
