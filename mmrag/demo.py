@@ -61,18 +61,37 @@ class DemoResult(BaseModel):
     text: str = ""
 
 
+def _remove_store(store: Path) -> None:
+    if not (store / "chroma.sqlite3").exists() and any(store.iterdir()):
+        raise UserError(f"refusing to delete {store}: it does not look like an mmrag store")
+    from mmrag.tools.retrieval import clear_store_cache
+
+    clear_store_cache()
+    try:  # chroma caches one system per path; a deleted path must not be reused from the cache
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+    except Exception:  # noqa: BLE001 - older/newer chroma without it
+        pass
+    shutil.rmtree(store)
+
+
 def build_store(store: Path, rebuild: bool = False, encoders: Mapping[str, str] | None = None,
                 progress: bool = True, **ingest_opts: Any) -> tuple[bool, float]:
     """Ingest the city guide into `store` (incremental: only missing or changed files)."""
     from mmrag import api
 
     if rebuild and store.exists():
-        if not (store / "chroma.sqlite3").exists() and any(store.iterdir()):
-            raise UserError(f"refusing to delete {store}: it does not look like an mmrag store")
-        shutil.rmtree(store)
+        _remove_store(store)
+    from mmrag.stores.chroma_store import EncoderMismatch
+
     t0 = time.perf_counter()
-    report = api.ingest(city_guide_dir(), store=str(store), encoders=dict(encoders) if encoders else None,
-                        progress=progress, **ingest_opts)
+    args = dict(encoders=dict(encoders) if encoders else None, progress=progress, **ingest_opts)
+    try:
+        report = api.ingest(city_guide_dir(), store=str(store), **args)
+    except EncoderMismatch:  # the demo store was built by other encoders (e.g. retrained heads)
+        _remove_store(store)
+        report = api.ingest(city_guide_dir(), store=str(store), **args)
     if report.issues:
         lines = "; ".join(f"{i.path}: {i.reason}" for i in report.issues[:5])
         raise UserError(f"the demo knowledge base could not be fully built ({len(report.issues)} issue(s)): {lines}")

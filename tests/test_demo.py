@@ -125,3 +125,16 @@ def test_missing_data_is_a_user_error(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.delenv("MMRAG_DEMO_DATA", raising=False)
     with pytest.raises(UserError):
         demo.city_guide_dir()
+
+
+def test_store_built_by_other_encoders_is_rebuilt(tmp_path: Path) -> None:
+    first = run_demo(store=tmp_path, encoders=HASH, progress=False, context={"min_score": -1.0},
+                     ocr=False, transcripts=False)
+    other = {**HASH, "text": "minilm"}
+    again = run_demo(store=tmp_path, encoders=other, progress=False, context={"min_score": -1.0},
+                     ocr=False, transcripts=False)
+    assert first.built and again.built  # the mismatch was detected and the store rebuilt
+    from mmrag.stores.chroma_store import VectorStore
+
+    stats = VectorStore(tmp_path, encoders=other).stats()
+    assert stats["collections"]["text-text"]["encoder"]["name"] == "minilm"
