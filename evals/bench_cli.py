@@ -65,7 +65,7 @@ def _scale(args: argparse.Namespace) -> int:
     if args.n < 100:
         raise UserError("--n must be at least 100")
     cfg = ScaleConfig(n=args.n, queries=args.queries, source=args.source, noise=args.noise, space=args.space,
-                      repeat=args.repeat, path=args.store, num_threads=args.num_threads, add_batch=args.add_batch)
+                      repeat=args.repeat, path=args.store, reuse=args.reuse, num_threads=args.num_threads, add_batch=args.add_batch)
     if args.max_neighbors:
         cfg.max_neighbors = args.max_neighbors
     if args.ef_construction:
@@ -138,6 +138,7 @@ def register(subparsers: Any) -> None:
                    help="cluster centres: MiniLM embeddings of Flickr8k captions, or a Gaussian mixture")
     p.add_argument("--noise", type=float, default=0.6, help="noise norm around each centre")
     p.add_argument("--store", default=None, help="keep the built store here (default: a temporary dir, removed)")
+    p.add_argument("--reuse", action="store_true", help="reuse the --store built earlier with the same settings")
     p.add_argument("--add-batch", type=int, default=5000, help="vectors per collection.add call")
     add_hnsw_flags(p, ef_search_list=True)
     _common(p)

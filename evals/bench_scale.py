@@ -48,6 +48,7 @@ class ScaleConfig(BaseModel):
     add_batch: int = 5000
     path: str | None = Field(None, description="store directory (default: a temporary one, removed)")
     repeat: int = Field(1, description="timed passes over the queries per ef_search; medians reported")
+    reuse: bool = Field(False, description="reuse a store at `path` built earlier with the same config")
 
 
 def data_root() -> Path:
@@ -225,8 +226,15 @@ def run_scale(cfg: ScaleConfig) -> dict[str, Any]:
     tmp_store = cfg.path is None
     path = Path(cfg.path or tempfile.mkdtemp(prefix="mmrag-scale-"))
     work = Path(tempfile.mkdtemp(prefix="mmrag-scale-work-"))
+    marker = path / "bench-build.json"
+    key = cfg.model_dump(exclude={"ef_search", "repeat", "reuse", "queries", "path"})
     try:
-        b = build(path, X, cfg)
+        prev = json.loads(marker.read_text()) if cfg.reuse and marker.exists() else None
+        if prev and prev.get("key") == key:
+            b = prev["build"]
+        else:
+            b = build(path, X, cfg)
+            marker.write_text(json.dumps({"key": key, "build": b}))
         del X
         np.save(work / "queries.npy", Q)
         np.save(work / "truth.npy", truth)
