@@ -23,7 +23,7 @@ from mmrag.schemas import FileIssue, IngestReport, Unit
 
 from .chroma_store import VectorStore
 from .discover import EXTENSIONS, EntityResolver, discover, file_hash, sniff
-from .extract import Extracted, IngestOptions, Job, extract
+from .extract import Extracted, IngestOptions, Job, extract_batch
 from .media import tesseract_available
 from .transcribe import Transcriber
 
@@ -189,6 +189,18 @@ class _Writer:
         self.last_flush = time.monotonic()
 
 
+def _tasks(jobs: list[Job], opts: IngestOptions, images_per_task: int = 16) -> list[list[Job]]:
+    """Units of work for the pool: runs of consecutive images together (one OCR process each),
+    every other file alone."""
+    tasks: list[list[Job]] = []
+    for job in jobs:
+        if job.kind == "image" and tasks and tasks[-1][-1].kind == "image" and len(tasks[-1]) < images_per_task:
+            tasks[-1].append(job)
+        else:
+            tasks.append([job])
+    return tasks
+
+
 def run_ingest(
     path: str | Path, store: VectorStore, opts: IngestOptions | None = None, prune: bool = False,
     follow_links: bool = False, progress: bool = True,
@@ -224,22 +236,23 @@ def run_ingest(
     writer = _Writer(store, opts, report, bars, disc.root)
     try:
         with ThreadPoolExecutor(max_workers=max(1, opts.workers), thread_name_prefix="mmrag-extract") as pool:
-            queue: deque[Future[Extracted]] = deque()
-            todo = iter(jobs)
-            for job in todo:
-                queue.append(pool.submit(extract, job, opts, transcriber))
-                if len(queue) >= 4 * max(1, opts.workers):
+            queue: deque[Future[list[Extracted]]] = deque()
+            todo = iter(_tasks(jobs, opts))
+            for task in todo:
+                queue.append(pool.submit(extract_batch, task, opts, transcriber))
+                if len(queue) >= 2 * max(1, opts.workers):
                     break
             while queue:
-                ex = queue.popleft().result()
+                done = queue.popleft().result()
                 nxt = next(todo, None)
                 if nxt is not None:
-                    queue.append(pool.submit(extract, nxt, opts, transcriber))
-                if ex.error:
-                    report.issues.append(FileIssue(path=ex.job.source, reason=ex.error))
-                    bars[ex.job.kind].update(1)
-                    continue
-                writer.add(ex)
+                    queue.append(pool.submit(extract_batch, nxt, opts, transcriber))
+                for ex in done:
+                    if ex.error:
+                        report.issues.append(FileIssue(path=ex.job.source, reason=ex.error))
+                        bars[ex.job.kind].update(1)
+                        continue
+                    writer.add(ex)
             writer.flush_all()
     finally:
         for bar in bars.values():

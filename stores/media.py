@@ -56,45 +56,67 @@ def tesseract_available() -> bool:
     return shutil.which("tesseract") is not None
 
 
-def ocr_image(image: Any, min_conf: float = 70.0, min_chars: int = 4, timeout: float = 60.0) -> str:
-    """Text tesseract reads in `image` with confidence >= min_conf; '' when there is none."""
-    exe = shutil.which("tesseract")
-    if exe is None:
-        return ""
-    im = image
-    short = min(im.size)
-    if short < 600:  # tesseract reads small print far better upscaled
-        scale = 600 / max(1, short)
-        im = im.resize((round(im.width * scale), round(im.height * scale)))
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-    with tempfile.TemporaryDirectory(prefix="mmrag-ocr-") as tmp:
-        src = Path(tmp) / "in.png"
-        im.save(src)
-        try:
-            out = subprocess.run(
-                [exe, str(src), "stdout", "--psm", "3", "-l", "eng", "tsv"],
-                capture_output=True, timeout=timeout, env=env, check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return ""
-    if out.returncode != 0:
-        return ""
-    lines: dict[tuple[str, str, str], list[str]] = {}
-    for row in out.stdout.decode("utf-8", errors="replace").splitlines()[1:]:
+def _ocr_input(image: Any, min_side: int = 448) -> Any:
+    short = min(image.size)
+    if short < min_side:  # tesseract reads small print far better upscaled
+        scale = min_side / max(1, short)
+        return image.resize((round(image.width * scale), round(image.height * scale)))
+    return image
+
+
+def _parse_tsv(tsv: str, pages: int, min_conf: float, min_chars: int) -> list[str]:
+    """Text per page from tesseract's TSV (words above `min_conf`, lines kept), '' for no text."""
+    lines: list[dict[tuple[str, str, str], list[str]]] = [{} for _ in range(pages)]
+    for row in tsv.splitlines()[1:]:
         cols = row.split("\t")
         if len(cols) < 12 or not cols[11].strip():
             continue
         try:
-            conf = float(cols[10])
+            page, conf = int(cols[1]) - 1, float(cols[10])
         except ValueError:
             continue
         word = cols[11].strip()
-        if conf >= min_conf and any(c.isalnum() for c in word):
-            lines.setdefault((cols[2], cols[3], cols[4]), []).append(word)
-    text = "\n".join(" ".join(ws) for ws in lines.values())
-    if sum(c.isalpha() for c in text) < min_chars:
-        return ""
-    return text
+        if 0 <= page < pages and conf >= min_conf and any(c.isalnum() for c in word):
+            lines[page].setdefault((cols[2], cols[3], cols[4]), []).append(word)
+    out = []
+    for page_lines in lines:
+        text = "\n".join(" ".join(ws) for ws in page_lines.values())
+        out.append(text if sum(c.isalpha() for c in text) >= min_chars else "")
+    return out
+
+
+def ocr_images(images: list[Any], min_conf: float = 70.0, min_chars: int = 4, timeout: float = 120.0) -> list[str]:
+    """Text tesseract reads in each image (confidence >= min_conf), '' where there is none.
+
+    One tesseract process reads the whole batch (a list file), which is 5-10x faster than one
+    process per image; if the batch fails, each image is retried alone."""
+    exe = shutil.which("tesseract")
+    if exe is None or not images:
+        return ["" for _ in images]
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    with tempfile.TemporaryDirectory(prefix="mmrag-ocr-") as tmp:
+        paths = []
+        for i, im in enumerate(images):
+            p = Path(tmp) / f"{i:05d}.png"
+            _ocr_input(im).save(p)
+            paths.append(str(p))
+        listing = Path(tmp) / "list.txt"
+        listing.write_text("\n".join(paths) + "\n")
+        cmd = [exe, str(listing), "stdout", "--psm", "3", "-l", "eng", "-c", "tessedit_do_invert=0", "tsv"]
+        try:
+            out = subprocess.run(cmd, capture_output=True, timeout=timeout + 5 * len(images), env=env, check=False)
+            ok = out.returncode == 0
+        except subprocess.TimeoutExpired:
+            ok = False
+        if ok:
+            return _parse_tsv(out.stdout.decode("utf-8", errors="replace"), len(images), min_conf, min_chars)
+    if len(images) == 1:
+        return [""]
+    return [ocr_images([im], min_conf, min_chars, timeout)[0] for im in images]
+
+
+def ocr_image(image: Any, min_conf: float = 70.0, min_chars: int = 4) -> str:
+    return ocr_images([image], min_conf, min_chars)[0]
 
 
 # -- audio --------------------------------------------------------------------------------------
