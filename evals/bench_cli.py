@@ -59,6 +59,16 @@ def hnsw_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _encoders(spec: str | None) -> dict[str, str]:
+    encoders = {}
+    for part in filter(None, (spec or "").split(",")):
+        ch, sep, name = part.partition("=")
+        if not sep or ch not in ("text", "image", "audio"):
+            raise UserError(f"--encoders takes channel=name pairs (text|image|audio), got {part!r}")
+        encoders[ch] = name
+    return encoders
+
+
 def _scale(args: argparse.Namespace) -> int:
     from mmrag.evals.bench_scale import ScaleConfig, main_scale
 
@@ -79,12 +89,7 @@ def _scale(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     from mmrag.evals.bench_ingest import IngestBenchConfig, main_ingest
 
-    encoders = {}
-    for part in filter(None, (args.encoders or "").split(",")):
-        ch, sep, name = part.partition("=")
-        if not sep or ch not in ("text", "image", "audio"):
-            raise UserError(f"--encoders takes channel=name pairs (text|image|audio), got {part!r}")
-        encoders[ch] = name
+    encoders = _encoders(args.encoders)
     cfg = IngestBenchConfig(data=args.data, limit=args.limit, naive_limit=args.naive_limit, repeat=args.repeat,
                             modalities=args.modalities, naive=not args.no_naive, ocr=args.ocr,
                             transcripts=args.transcripts, workers=args.workers, encoders=encoders)
@@ -97,7 +102,7 @@ def _query(args: argparse.Namespace) -> int:
 
     cfg = QueryBenchConfig(data=args.data, store=args.store, questions=args.questions, repeat=args.repeat,
                            concurrency=args.concurrency, chroma_url=args.chroma_url, k=args.k,
-                           server=not args.no_server)
+                           server=not args.no_server, encoders=_encoders(args.encoders))
     main_query(cfg, out=args.out, as_json=args.json)
     return 0
 
@@ -128,6 +133,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--chroma-url", default=None, help="also measure against this Chroma server")
     p.add_argument("--no-server", action="store_true", help="do not start a local `chroma run` server")
     p.add_argument("-k", type=int, default=10)
+    p.add_argument("--encoders", default=None, help="override encoders, e.g. image=hash-image,audio=hash-audio")
     _common(p)
     p.set_defaults(func=_query)
 
