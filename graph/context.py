@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from mmrag.errors import UserError
+from mmrag.validation import check_dataclass_fields
 
 FUSIONS = ("score", "rrf", "moe", "attention")
 
@@ -79,6 +80,7 @@ class Context:
     send_images: bool = field(default=True, metadata={"description": "Give retrieved images to the VLM as image parts."})
 
     def __post_init__(self) -> None:
+        check_dataclass_fields(self)  # UserError naming a field of the wrong type (mmrag.validation)
         self.llm_base_url = self.llm_base_url or _env("MMRAG_LLM_BASE_URL", "OPENAI_BASE_URL")
         self.llm_model = self.llm_model or _env("MMRAG_LLM_MODEL")
         self.llm_api_key = self.llm_api_key or _env("MMRAG_LLM_API_KEY", "OPENAI_API_KEY")

@@ -93,7 +93,7 @@ def rule_decompose(
         for m in ("audio", "video"):
             if m in allowed:
                 subs.append(SubQuery(modality=m, media="audio", reason="rule: attached audio"))
-    text = _clean(question or "")
+    text = _clean(question or "") or " ".join(re.findall(r"\w+", question or ""))[:2000]  # other scripts
     if not order and text:  # no cue: search every modality with the whole question
         subs.extend(SubQuery(text=text, modality=m, reason="rule: no cue, broad") for m in allowed)
     if not subs:

@@ -21,6 +21,7 @@ from mmrag.graph.confidence import confidence
 from mmrag.graph.context import Context
 from mmrag.graph.fusion import aggregate_entities, fuse
 from mmrag.graph.generate import extractive_answer, leading_entity, llm_answer, make_chat_model, select_evidence
+from mmrag.validation import clean_question
 from mmrag.graph.models import FusedItem, SubQuery, dump
 from mmrag.graph.state import RetrieveInput, State
 from mmrag.schemas import Hit
@@ -98,6 +99,7 @@ def decompose(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     t0 = time.perf_counter()
     ctx = ctx_of(runtime)
     question, image, audio, message_id = read_question(state)
+    question = clean_question(question, allow_empty=bool(image or audio))  # length, Unicode, controls
     if not question and not image and not audio:
         raise UserError("empty question: send text, an image or an audio file")
     args = dict(has_image=bool(image), has_audio=bool(audio), modalities=ctx.modalities)

@@ -168,6 +168,10 @@ class MultimodalRAG:
         return sorted(hits, key=lambda h: -h.score)[: k if modality is None else len(hits)]
 
     def _run_args(self, question: str, image: Any, audio: Any, thread_id: str | None, overrides: Mapping[str, Any]) -> tuple[dict, dict, Context]:
+        from mmrag.validation import check_audio_file, check_image_file, clean_question
+
+        question = clean_question(question, allow_empty=bool(image or audio))  # UserError on bad input
+        image, audio = (check_image_file(image) if image else None), (check_audio_file(audio) if audio else None)
         ctx = self.context if not overrides else Context.from_any({**dataclasses.asdict(self.context), **overrides})
         config = {"configurable": {"thread_id": thread_id or uuid.uuid4().hex}}
         return {"messages": [human_message(question, image, audio)]}, config, ctx

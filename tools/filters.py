@@ -5,10 +5,12 @@ No eval: a small grammar `FIELD OP VALUE` over a whitelist of metadata fields.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Sequence
 
 from mmrag.errors import UserError
+from mmrag.validation import finite
 
 NUMERIC_FIELDS = {"loudness_db", "start", "end", "duration", "char_start", "char_end"}
 STRING_FIELDS = {"entity", "source", "kind", "media_type", "channel", "modality", "source_hash", "parent_id"}
@@ -27,6 +29,8 @@ def parse_filter(text: str) -> dict[str, Any]:
             value: Any = float(raw)
         except ValueError:
             raise UserError(f"filter {text!r}: {name} needs a number, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise UserError(f"filter {text!r}: {name} needs a finite number, got {raw!r}")
     elif name in STRING_FIELDS:
         if op not in ("==", "=", "!="):
             raise UserError(f"filter {text!r}: {name} only supports == and !=")
@@ -48,9 +52,9 @@ def build_where(
     if entity:
         clauses.append({"entity": {"$eq": entity}})
     if time_start is not None:
-        clauses.append({"end": {"$gte": float(time_start)}})
+        clauses.append({"end": {"$gte": finite(time_start, "time_start")}})
     if time_end is not None:
-        clauses.append({"start": {"$lte": float(time_end)}})
+        clauses.append({"start": {"$lte": finite(time_end, "time_end")}})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
