@@ -31,7 +31,8 @@ CUES: dict[str, tuple[str, str | None]] = {
     "vegan": ("text", None), "brunch": ("text", None), "menu": ("text", None), "review": ("text", None),
     "reviews": ("text", None), "price": ("text", None), "serves": ("text", None), "serve": ("text", None),
     "manual": ("text", None), "document": ("text", None), "says": ("text", None), "written": ("text", None),
-    "rated": ("text", None), "rating": ("text", None), "recipe": ("text", None), "hours": ("text", None),
+    "rated": ("text", None), "sells": ("text", None), "sell": ("text", None), "ice cream": ("text", None),
+    "food": ("text", None), "drinks": ("text", None), "coffee": ("text", None), "opening": ("text", None), "rating": ("text", None), "recipe": ("text", None), "hours": ("text", None),
 }
 STOP = set(
     "which what who where when why how is are was were the a an does do did has have had there any some "
@@ -93,7 +94,9 @@ def rule_decompose(
         for m in ("audio", "video"):
             if m in allowed:
                 subs.append(SubQuery(modality=m, media="audio", reason="rule: attached audio"))
-    text = _clean(question or "") or " ".join(re.findall(r"\w+", question or ""))[:2000]  # other scripts
+    text = _clean(question or "")
+    if not text and not (has_image or has_audio):  # other scripts, emoji, only stopwords: search it as written
+        text = " ".join((question or "").split())[:2000]
     if not order and text:  # no cue: search every modality with the whole question
         subs.extend(SubQuery(text=text, modality=m, reason="rule: no cue, broad") for m in allowed)
     if not subs:
