@@ -7,7 +7,8 @@ Four signals, each in [0, 1]:
   as the best item (or, without entities, whose own top similarity is at least half the best),
 - `coverage`: the fraction of sub-queries that found at least one item above `min_score`.
 They are combined by a logistic model, p = sigmoid(b0 + b . signals). The coefficients are
-fitted by `mmrag train-fusion` (graph/weights/confidence.json, with the data they came from);
+fitted by `mmrag train-fusion` (graph/weights/confidence.json, with the data they came from;
+its single-sub-query training queries cannot inform `coverage`, whose weight stays the default);
 hand-set defaults are used when that file is absent.
 """
 
@@ -21,7 +22,7 @@ from typing import Any, Mapping, Sequence
 from mmrag.graph.models import FusedItem, SubQuery
 from mmrag.schemas import Hit
 
-DEFAULT_COEF = {"bias": -6.0, "top": 8.0, "margin": 1.0, "agreement": 1.0, "coverage": 2.0}
+DEFAULT_COEF = {"bias": -8.0, "top": 8.0, "margin": 1.0, "agreement": 1.0, "coverage": 4.0}
 CALIBRATION = Path(__file__).with_name("weights") / "confidence.json"
 MIN_SCORE = 0.1
 

@@ -102,7 +102,9 @@ def examples(pool: dict, queries: list, enc: Any, rng: np.random.Generator) -> l
         pool_emb[m] = l2_normalise(e + NOISE[m] * rng.standard_normal(e.shape).astype(np.float32) / np.sqrt(e.shape[1]))
     qe = enc.embed_text([q for q, _, _ in queries])
     out = []
-    for (text, modality, gold), q in zip(queries, qe):
+    from tqdm import tqdm
+
+    for (text, modality, gold), q in tqdm(list(zip(queries, qe)), desc="fusion examples", leave=False):
         lists = retrieve(pool_emb, pool_ids, q)
         items, feats = [], []
         for m, hs in lists.items():
@@ -132,7 +134,9 @@ def _train(model: Any, kind: str, train: list[dict], epochs: int, seed: int) -> 
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     data = [b for b in train if b["gold"] >= 0]
-    for _ in range(epochs):
+    from tqdm import tqdm
+
+    for _ in tqdm(range(epochs), desc=f"train {kind}", leave=False):
         random.Random(seed + _).shuffle(data)
         for i in range(0, len(data), 64):
             q, f, mm, mod, gold = _tensors(data[i : i + 64])
@@ -185,8 +189,12 @@ def evaluate(dev: list[dict], moe: Any, att: Any) -> dict[str, dict[str, float]]
 
 
 def calibrate(train: list[dict]) -> dict[str, float]:
-    """Logistic fit of 'top-1 (score fusion) is the gold item' on the confidence signals."""
+    """Logistic fit of 'top-1 (score fusion) is the gold item' on top / margin / agreement.
+    Every training query has one sub-query, so coverage is always 1 here: its weight keeps the
+    default and the fitted bias is shifted so that full coverage gives the fitted probability."""
     import torch
+
+    from mmrag.graph.confidence import DEFAULT_COEF
 
     X, y = [], []
     for b in train:
@@ -194,15 +202,15 @@ def calibrate(train: list[dict]) -> dict[str, float]:
         order = np.argsort(-s)
         top, second = order[0], order[1]
         raw = [it[2] for it in b["items"]]
-        lead_m = b["items"][top][0]
-        mods = {it[0] for it in b["items"]}
-        best_per = {m: max(it[2] for it in b["items"] if it[0] == m) for m in mods}
+        best_per: dict[str, float] = {}
+        for m, _, r, _ in b["items"]:
+            best_per[m] = max(best_per.get(m, -1.0), r)
         agreement = sum(v >= 0.5 * raw[top] for v in best_per.values()) / len(best_per)
         margin = min(1.0, max(0.0, (s[top] - s[second]) / max(abs(s[top]), 1e-9)))
-        X.append([min(1.0, max(0.0, raw[top])), margin, agreement, 1.0 if best_per[lead_m] >= 0.1 else 0.0])
+        X.append([min(1.0, max(0.0, raw[top])), margin, agreement])
         y.append(1.0 if top == b["gold"] else 0.0)
     Xt, yt = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
-    lin = torch.nn.Linear(4, 1)
+    lin = torch.nn.Linear(3, 1)
     opt = torch.optim.LBFGS(lin.parameters(), max_iter=200)
 
     def closure() -> Any:
@@ -213,7 +221,8 @@ def calibrate(train: list[dict]) -> dict[str, float]:
 
     opt.step(closure)
     w = lin.weight.detach()[0].tolist()
-    return {"bias": float(lin.bias.item()), "top": w[0], "margin": w[1], "agreement": w[2], "coverage": w[3]}
+    cov = DEFAULT_COEF["coverage"]
+    return {"bias": float(lin.bias.item()) - cov, "top": w[0], "margin": w[1], "agreement": w[2], "coverage": cov}
 
 
 def train(data: str | None = None, out: str | None = None, epochs: int = 30, max_queries: int = 1500, seed: int = 0) -> dict[str, Any]:
