@@ -21,6 +21,11 @@ MAX_IMAGE_BYTES = 4_000_000
 SNIPPET = 300
 
 
+def flat(text: str | None, n: int = SNIPPET) -> str:
+    """Whitespace-collapsed text, cut to n characters."""
+    return " ".join((text or "").split())[:n]
+
+
 def leading_entity(fused: Sequence[FusedItem], entities: Sequence[dict[str, Any]]) -> str | None:
     """The best entity, when its composite (cross-modal) score beats every single item."""
     if not entities or not fused or len(entities[0].get("items", {})) < 2:
@@ -71,7 +76,7 @@ def describe(ev: Evidence) -> str:
         parts.append(f"loudness {h.loudness_db:.0f} dBFS")
     if h.text:
         label = {"transcript": "transcript", "ocr": "text in the image"}.get(h.kind, "text")
-        parts.append(f"{label}: {h.text[:SNIPPET]!r}")
+        parts.append(f"{label}: {flat(h.text)!r}")
     return " ".join(parts)
 
 
@@ -130,9 +135,9 @@ def extractive_answer(question: str, evidence: Sequence[Evidence], entity: str |
     for ev in evidence[:4]:
         it, h = ev.item, ev.item.hit
         if it.modality == "text":
-            lines.append(f"- Text {it.source}: \"{(h.text or '').strip()[:SNIPPET]}\" {ev.marker()}")
+            lines.append(f"- Text {it.source}: \"{flat(h.text)}\" {ev.marker()}")
         elif it.modality == "image":
-            extra = f", showing the text \"{h.text.strip()[:SNIPPET]}\"" if h.text else ""
+            extra = f", showing the text \"{flat(h.text)}\"" if h.text else ""
             lines.append(f"- Image {it.source}{extra} {ev.marker()}")
         else:
             bits = []
@@ -141,7 +146,7 @@ def extractive_answer(question: str, evidence: Sequence[Evidence], entity: str |
             if h.loudness_db is not None:
                 bits.append(f"{h.loudness_db:.0f} dBFS")
             if h.text:
-                bits.append(f"\"{h.text.strip()[:SNIPPET]}\"")
+                bits.append(f"\"{flat(h.text)}\"")
             detail = f" ({', '.join(bits)})" if bits else ""
             lines.append(f"- {it.modality.capitalize()} {it.source}{detail} {ev.marker()}")
     return "\n".join(lines)
