@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlparse
@@ -23,6 +24,7 @@ from mmrag.encoders import Encoder, get_encoder
 from mmrag.schemas import CHANNELS, MODALITIES, Channel, Hit, Modality, Unit
 
 FILES_COLLECTION = "mmrag-files"
+MISSING_TTL_S = 2.0  # how long a query trusts that a collection does not exist
 DEFAULT_ENCODERS: dict[Channel, str] = {"text": "minilm", "image": "effnet-translator", "audio": "whisper-translator"}
 
 
@@ -117,6 +119,7 @@ class VectorStore:
         self.hnsw = dict(hnsw or {})
         self._client: Any = None
         self._collections: dict[str, Any] = {}
+        self._missing: dict[str, float] = {}  # name -> when a lookup found no such collection
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -149,6 +152,8 @@ class VectorStore:
         name = collection_name(modality, channel)
         if name in self._collections:
             return self._collections[name]
+        if not create and time.monotonic() - self._missing.get(name, -1e9) < MISSING_TTL_S:
+            return None  # looked up moments ago: spare every query a failing round trip
         meta = self._encoder_meta(channel)
         try:
             coll = self.client.get_collection(name, embedding_function=_NoDefaultEmbedding())
@@ -156,6 +161,7 @@ class VectorStore:
             coll = None
         if coll is None:
             if not create:
+                self._missing[name] = time.monotonic()
                 return None
             hnsw = {"space": "cosine", **self.hnsw}
             coll = self.client.create_collection(
@@ -280,12 +286,10 @@ class VectorStore:
             emb = emb[None, :]
         if coll is None:
             return [[] for _ in range(len(emb))]
-        n = coll.count()
-        if n == 0:
-            return [[] for _ in range(len(emb))]
+        # no count() round trip first: chroma returns at most what the collection holds ([] if empty)
         res = coll.query(
             query_embeddings=emb,
-            n_results=max(1, min(k, n)),
+            n_results=max(1, k),
             where=dict(where) if where else None,
             include=["metadatas", "documents", "distances"],
         )
