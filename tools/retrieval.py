@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, model_validator
 from mmrag.errors import UserError
 from mmrag.schemas import Channel, Hit, Modality
 from mmrag.tools.filters import build_where
+from mmrag.stores.resilience import store_call
 
 CHANNELS_OF: dict[str, tuple[Channel, ...]] = {
     "text": ("text",),
@@ -98,6 +99,7 @@ def get_store(path: str | None = ".mmrag", url: str | None = None, encoders: Map
     """A cached `VectorStore`; channels without an explicit encoder use the one that wrote them."""
     from mmrag.stores import VectorStore
     from mmrag.stores.chroma_store import make_client
+    from mmrag.stores.resilience import bound_http_timeout
 
     key = json.dumps([str(path), url, {k: str(v) for k, v in (encoders or {}).items()}], sort_keys=True)
     with _LOCK:
@@ -105,6 +107,7 @@ def get_store(path: str | None = ".mmrag", url: str | None = None, encoders: Map
             if not url and path and not Path(path).exists():
                 raise UserError(f"no store at {path!r}; run `mmrag ingest` first or pass --store")
             client = make_client(path, url)
+            bound_http_timeout(client)  # chromadb's HttpClient would wait forever (mmrag.stores.resilience)
             specs = {**infer_encoders(client), **dict(encoders or {})}
             store = VectorStore(path=path, url=url, encoders=specs)
             store._client = client
@@ -216,7 +219,8 @@ class ModalityRetriever:
             emb = self._embed(channel, request, media)
             if emb is None:
                 continue
-            got = self.store.query(self.modality, channel, emb, k=request.k * 3, where=where, query_text=label)
+            got = store_call(lambda ch=channel, e=emb: self.store.query(  # retried while a server is down
+                self.modality, ch, e, k=request.k * 3, where=where, query_text=label), self.store)
             unit_hits.extend(got[0] if got else [])
         return merge_by_item(unit_hits, request.k)
 
