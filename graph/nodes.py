@@ -21,6 +21,7 @@ from mmrag.graph.confidence import confidence
 from mmrag.graph.context import Context
 from mmrag.graph.fusion import aggregate_entities, fuse
 from mmrag.graph.generate import extractive_answer, leading_entity, llm_answer, make_chat_model, select_evidence
+from mmrag.graph.evidence_guard import guard_evidence
 from mmrag.validation import clean_question
 from mmrag.graph.models import FusedItem, SubQuery, dump
 from mmrag.graph.state import RetrieveInput, State
@@ -214,11 +215,14 @@ def reformulate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 new.append(sq.model_copy(update={"filters": [], "hop": hop, "reason": f"relaxed {sq.filters}"}))
             else:
                 kept.append(sq)
-    if not new:  # widen to the modalities not searched yet
+    if not new:  # widen to the modalities not searched yet, standing in for the unanswered needs
+        best = state.get("sub_query_best") or {}
+        unmet = [g for sq in subs if best.get(sq.key(), 0.0) < ctx.min_score for g in sq.groups()]
         searched = {sq.modality for sq in subs}
         for m in ctx.modalities:
             if m not in searched and question:
-                new.append(SubQuery(text=dec._clean(question), modality=m, reason="widened", hop=hop))  # type: ignore[arg-type]
+                new.append(SubQuery(text=dec._clean(question), modality=m, reason="widened", hop=hop,  # type: ignore[arg-type]
+                                    group="|".join(dict.fromkeys(unmet))))
     if not new and ctx.llm_configured:
         try:
             found = [f"{f.modality} {f.source}: {(f.hit.text or '')[:120]} (score {f.raw_score:.2f})" for f in fused[:5]]
@@ -239,7 +243,7 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     question = state.get("question") or ""
     entities = state.get("entities") or []
     fused = _fused(state)
-    evidence = number_evidence(select_evidence(fused, entities))
+    evidence = guard_evidence(number_evidence(select_evidence(fused, entities)))  # evidence is data
     conf, hops = float(state.get("confidence") or 0.0), int(state.get("hops") or 0)
     unsure = bool(state.get("unsure"))
     note = f"I am not sure: confidence {conf:.2f} after {hops} reformulation hop(s)." if unsure else ""
