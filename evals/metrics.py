@@ -123,3 +123,12 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
 
 def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else float("nan")
+
+
+def chance_recall(n_items: int, n_gold: int, k: int) -> float:
+    """Expected recall@k of a random ranking: 1 - C(n - g, k) / C(n, k)."""
+    if n_items <= 0 or n_gold <= 0:
+        return 0.0
+    if k >= n_items or n_items - n_gold < k:
+        return 1.0
+    return 1.0 - math.comb(n_items - n_gold, k) / math.comb(n_items, k)

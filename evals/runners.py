@@ -10,6 +10,19 @@ from mmrag.schemas import Channel
 from . import report as R
 from .data import Benchmark
 from .embed import hash_files
+from .metrics import chance_recall
+
+
+def chance_by_type(bench: Benchmark) -> dict[str, list[float]]:
+    """Mean over queries of the expected recall@1/5/10 of a random ranking of the target modality."""
+    n_of: dict[str, int] = {}
+    for it in bench.items:
+        n_of[it.modality] = n_of.get(it.modality, 0) + 1
+    out: dict[str, list[list[float]]] = {}
+    for q in bench.queries:
+        n = n_of.get(q.target, 0) if q.target else len(bench.items)
+        out.setdefault(q.type, []).append([chance_recall(n, len(q.relevant), k) for k in (1, 5, 10)])
+    return {t: [sum(col) / len(rows) for col in zip(*rows)] for t, rows in out.items()}
 
 
 def retrieval_report(bench: Benchmark, encoders: Mapping[Channel, str], out_dir: str | None) -> tuple[dict, str]:
@@ -18,8 +31,11 @@ def retrieval_report(bench: Benchmark, encoders: Mapping[Channel, str], out_dir:
     res = run_retrieval(bench, encoders)
     hashes = hash_files(bench.files)
     rows = [(f"{bench.name} {t}", tr.queries, tr.figures) for t, tr in res.types.items()]
+    chance = chance_by_type(bench)
     md = R.header(f"Retrieval: {bench.name}", bench.name, bench.split, res.encoders, hashes)
     md += f"Corpus: {bench.counts()}\n\n" + R.table(rows) + "\n"
+    md += "\nChance (random ranking) recall@1/5/10, %: " + "; ".join(
+        f"{t} " + "/".join(f"{100 * c:.1f}" for c in chance[t]) for t in res.types) + "\n"
     refs = [(t, ref) for t in res.types for ref in R.REFERENCES.get((bench.name, t), [])]
     if refs:
         md += "\nPublished reference numbers (measured elsewhere, see ../shared/data/README.md):\n\n"
@@ -27,7 +43,7 @@ def retrieval_report(bench: Benchmark, encoders: Mapping[Channel, str], out_dir:
     metrics = {t: R.figures_json(tr.figures) for t, tr in res.types.items()}
     details = {"bench": bench.name, "split": bench.split, "counts": bench.counts(), "encoders": res.encoders,
                "figures": {t: {m: f.model_dump() for m, f in tr.figures.items()} for t, tr in res.types.items()},
-               "recall_curves": {t: tr.curve for t, tr in res.types.items()},
+               "recall_curves": {t: tr.curve for t, tr in res.types.items()}, "chance_recall@1/5/10": chance,
                "seconds": res.seconds, "data_sha256": hashes}
     if out_dir:
         R.write(out_dir, metrics, details, md + "\n![recall@k](recall_at_k.png)\n")

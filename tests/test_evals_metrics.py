@@ -70,3 +70,11 @@ def test_ece_and_bins() -> None:
     assert M.expected_calibration_error([1.0, 0.0], [1, 0]) == 0.0
     with pytest.raises(ValueError):
         M.reliability_bins([0.5], [1, 0])
+
+
+def test_chance_recall() -> None:
+    assert M.chance_recall(1000, 1, 1) == pytest.approx(0.001)
+    assert M.chance_recall(14, 1, 10) == pytest.approx(10 / 14)
+    assert M.chance_recall(10, 2, 1) == pytest.approx(0.2)
+    assert M.chance_recall(10, 2, 2) == pytest.approx(1 - (8 * 7) / (10 * 9))
+    assert M.chance_recall(5, 1, 10) == 1.0
