@@ -4,8 +4,8 @@ and routing (does the top fused item come from a gold modality?).
 Each modality's retriever searches all channels of that modality (a video: keyframes and sound,
 max per video) and returns its top `DEPTH` items with cosine scores, as the graph's tools do. The
 strategies fuse those four lists. Strategies come from the graph (`mmrag.graph.fusion`) when it
-provides them; the local reference versions below (min-max / z-score score fusion, RRF, raw cosine)
-are used otherwise and serve as a cross-check.
+provides them; the local reference versions below (min-max / z-score score fusion, RRF, raw cosine;
+ties broken by raw cosine) are reported beside them as `local-*`, and alone when the graph is absent.
 """
 
 from __future__ import annotations
@@ -28,6 +28,20 @@ Lists = dict[str, list[tuple[str, float]]]  # modality -> [(item id, score)] bes
 Strategy = Callable[[Lists, np.ndarray | None], list[tuple[str, float]]]
 
 
+def _ranked(score: dict[str, float], raw: dict[str, float]) -> list[tuple[str, float]]:
+    """Best first; ties (every list's top item gets min-max 1.0 and the same RRF share) are broken
+    by the raw cosine, so that no modality wins them by its name or list order."""
+    return sorted(score.items(), key=lambda kv: (-kv[1], -raw.get(kv[0], 0.0), kv[0]))
+
+
+def _raw(lists: Lists) -> dict[str, float]:
+    raw: dict[str, float] = {}
+    for hits in lists.values():
+        for item, s in hits:
+            raw[item] = max(raw.get(item, -np.inf), s)
+    return raw
+
+
 def _normalised(lists: Lists, how: str) -> list[tuple[str, float]]:
     best: dict[str, float] = {}
     for hits in lists.values():
@@ -44,7 +58,7 @@ def _normalised(lists: Lists, how: str) -> list[tuple[str, float]]:
             z = s
         for (item, _), v in zip(hits, z):
             best[item] = max(best.get(item, -np.inf), float(v))
-    return sorted(best.items(), key=lambda kv: -kv[1])
+    return _ranked(best, _raw(lists))
 
 
 def score_minmax(lists: Lists, qvec: np.ndarray | None = None) -> list[tuple[str, float]]:
@@ -64,7 +78,7 @@ def rrf(lists: Lists, qvec: np.ndarray | None = None, k: int = 60) -> list[tuple
     for hits in lists.values():
         for rank, (item, _) in enumerate(hits, start=1):
             score[item] = score.get(item, 0.0) + 1.0 / (k + rank)
-    return sorted(score.items(), key=lambda kv: -kv[1])
+    return _ranked(score, _raw(lists))
 
 
 LOCAL_STRATEGIES: dict[str, Strategy] = {
@@ -127,6 +141,9 @@ def run_fusion(bench: Benchmark, encoders: Mapping[Channel, str | Encoder], limi
     if use_graph:
         graph, gate_fn = graph_strategies()
         for name, fn in graph.items():
+            if name in strategies:  # keep the local reference beside the graph's version
+                strategies[f"local-{name}"] = strategies.pop(name)
+                source[f"local-{name}"] = source.pop(name)
             strategies[name] = fn
             source[name] = "graph"
     modality_of = {it.id: it.modality for it in bench.items}

@@ -78,3 +78,19 @@ def test_chance_recall() -> None:
     assert M.chance_recall(10, 2, 1) == pytest.approx(0.2)
     assert M.chance_recall(10, 2, 2) == pytest.approx(1 - (8 * 7) / (10 * 9))
     assert M.chance_recall(5, 1, 10) == 1.0
+
+
+def test_local_fusion_strategies_hand_computed() -> None:
+    from mmrag.evals import fusion as F
+
+    lists = {"text": [("t1", 0.9), ("t2", 0.5), ("t3", 0.4)], "image": [("i1", 0.3), ("i2", 0.1)]}
+    # min-max: t1 1.0, i1 1.0 (tie -> raw cosine: t1 first), t2 0.2, t3 0.0, i2 0.0 (tie -> t3 0.4 > i2 0.1)
+    assert [i for i, _ in F.score_minmax(lists)] == ["t1", "i1", "t2", "t3", "i2"]
+    mm = dict(F.score_minmax(lists))
+    assert mm["t2"] == pytest.approx(0.2)
+    # z-score: text mean 0.6, sd 0.216 -> t1 1.389; image mean 0.2, sd 0.1 -> i1 1.0, i2 -1.0
+    z = dict(F.score_zscore(lists))
+    assert z["t1"] == pytest.approx(0.3 / math.sqrt(0.14 / 3)) and z["i1"] == pytest.approx(1.0)
+    r = F.rrf(lists)
+    assert r[0] == ("t1", pytest.approx(1 / 61)) and r[1][0] == "i1" and r[2][1] == pytest.approx(1 / 62)
+    assert [i for i, _ in F.raw_cosine(lists)][:3] == ["t1", "t2", "t3"]
