@@ -240,6 +240,7 @@ def video_keyframes(
         last_kept = -1e9
         last_thumb: np.ndarray | None = None
         last_time = 0.0
+        last_check = -1e9
         error = None
         try:
             for frame in container.decode(stream):
@@ -253,7 +254,8 @@ def video_keyframes(
                 reason = None
                 if t - last_kept >= every - 1e-6:
                     reason = "interval"
-                elif t - last_kept >= min(1.0, every / 2):
+                elif t - last_kept >= min(1.0, every / 2) and t - last_check >= 0.25:
+                    last_check = t  # scene checks 4 times a second, not on every frame
                     thumb = np.asarray(frame.to_image().convert("L").resize((32, 32)), dtype=np.float32)
                     if last_thumb is not None and float(np.mean(np.abs(thumb - last_thumb))) > scene_threshold:
                         reason = "scene"
