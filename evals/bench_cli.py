@@ -75,7 +75,8 @@ def _scale(args: argparse.Namespace) -> int:
     if args.n < 100:
         raise UserError("--n must be at least 100")
     cfg = ScaleConfig(n=args.n, queries=args.queries, source=args.source, noise=args.noise, space=args.space,
-                      repeat=args.repeat, path=args.store, reuse=args.reuse, num_threads=args.num_threads, add_batch=args.add_batch)
+                      repeat=args.repeat, path=args.store, reuse=args.reuse,
+                      sync_threshold=args.sync_threshold, batch_size=args.hnsw_batch_size, num_threads=args.num_threads, add_batch=args.add_batch)
     if args.max_neighbors:
         cfg.max_neighbors = args.max_neighbors
     if args.ef_construction:
@@ -144,6 +145,10 @@ def register(subparsers: Any) -> None:
                    help="cluster centres: MiniLM embeddings of Flickr8k captions, or a Gaussian mixture")
     p.add_argument("--noise", type=float, default=0.6, help="noise norm around each centre")
     p.add_argument("--store", default=None, help="keep the built store here (default: a temporary dir, removed)")
+    p.add_argument("--sync-threshold", type=int, default=None,
+                   help="chroma hnsw sync_threshold: vectors between index saves (default 1000; raise it for bulk "
+                        "loads: each save rewrites the whole index)")
+    p.add_argument("--hnsw-batch-size", type=int, default=None, help="chroma hnsw batch_size (default 100)")
     p.add_argument("--reuse", action="store_true", help="reuse the --store built earlier with the same settings")
     p.add_argument("--add-batch", type=int, default=5000, help="vectors per collection.add call")
     add_hnsw_flags(p, ef_search_list=True)
