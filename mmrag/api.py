@@ -31,7 +31,8 @@ class StrictIngestError(UserError):
         super().__init__(f"{len(report.issues)} file(s) had problems (strict mode):\n{lines}{more}")
 
 
-def _store(store: StoreLike, chroma_url: str | None, encoders: Mapping[Channel, Any] | None) -> Any:
+def _store(store: StoreLike, chroma_url: str | None, encoders: Mapping[Channel, Any] | None,
+           must_exist: bool = False) -> Any:
     from mmrag.stores.chroma_store import VectorStore
     from mmrag.stores.search import open_store
 
@@ -39,7 +40,7 @@ def _store(store: StoreLike, chroma_url: str | None, encoders: Mapping[Channel, 
         if encoders:
             raise UserError("pass encoders to the VectorStore, not alongside it")
         return store
-    return open_store(store, chroma_url, encoders)
+    return open_store(store, chroma_url, encoders, must_exist=must_exist)
 
 
 def ingest(
@@ -89,7 +90,7 @@ def search(
     (e.g. `{"entity": "cafe-rosa"}`)."""
     from mmrag.stores.search import search_store
 
-    return search_store(_store(store, chroma_url, encoders), query=query, image=image, audio=audio,
+    return search_store(_store(store, chroma_url, encoders, must_exist=True), query=query, image=image, audio=audio,
                         modality=modality, k=k, where=where)
 
 

@@ -20,10 +20,10 @@ def _store_args(p: argparse.ArgumentParser) -> None:
                    "(default: the store's own, else text=minilm image=effnet-translator audio=whisper-translator)")
 
 
-def _open(args: argparse.Namespace) -> Any:
+def _open(args: argparse.Namespace, must_exist: bool = True) -> Any:
     from .search import open_store, parse_encoders
 
-    return open_store(args.store, args.chroma_url, parse_encoders(args.encoders))
+    return open_store(args.store, args.chroma_url, parse_encoders(args.encoders), must_exist=must_exist)
 
 
 def register(sub: Any) -> None:
@@ -94,7 +94,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         )
     except ValidationError as exc:
         raise UserError(str(exc)) from exc
-    report = run_ingest(args.path, _open(args), opts, prune=args.prune, follow_links=args.follow_links,
+    report = run_ingest(args.path, _open(args, must_exist=False), opts, prune=args.prune, follow_links=args.follow_links,
                         progress=not args.quiet)
     print(report.model_dump_json(indent=2) if args.json else summary(report))
     if args.strict and report.issues:

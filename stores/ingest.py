@@ -9,12 +9,14 @@ run killed at any moment and rerun ends with exactly the units of a clean run.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import time
 from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from tqdm import tqdm
 
@@ -201,9 +203,38 @@ def _tasks(jobs: list[Job], opts: IngestOptions, images_per_task: int = 16) -> l
     return tasks
 
 
+@contextmanager
+def _exclusive(store: VectorStore) -> Iterator[None]:
+    """One ingest at a time per on-disk store (released by the kernel even on kill -9)."""
+    if store.path is None:
+        yield
+        return
+    store.path.mkdir(parents=True, exist_ok=True)
+    with open(store.path / "mmrag-ingest.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"another `mmrag ingest` is writing to {store.path}; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def run_ingest(
     path: str | Path, store: VectorStore, opts: IngestOptions | None = None, prune: bool = False,
     follow_links: bool = False, progress: bool = True,
+) -> IngestReport:
+    """Ingest a file or folder into `store` (see the module docstring); never raises for bad files."""
+    if not Path(path).expanduser().exists():
+        raise UserError(f"no such file or folder: {path}")
+    with _exclusive(store):
+        return _run(path, store, opts, prune, follow_links, progress)
+
+
+def _run(
+    path: str | Path, store: VectorStore, opts: IngestOptions | None, prune: bool, follow_links: bool,
+    progress: bool,
 ) -> IngestReport:
     opts = opts or IngestOptions()
     t0 = time.perf_counter()

@@ -57,8 +57,12 @@ def open_store(
     path: str | Path | None = ".mmrag",
     url: str | None = None,
     encoders: Mapping[Channel, str | Encoder] | None = None,
+    must_exist: bool = False,
 ) -> VectorStore:
+    """`must_exist`: a missing store directory is a user error (for search/stats), not created."""
     url = url or os.environ.get("MMRAG_CHROMA_URL") or None
+    if must_exist and not url and not Path(path or ".mmrag").is_dir():
+        raise UserError(f"no store at {path or '.mmrag'} (run `mmrag ingest PATH --store {path or '.mmrag'}` first)")
     store = VectorStore(path=path or ".mmrag", url=url, encoders=encoders)
     explicit = dict(encoders or {})
     try:

@@ -100,3 +100,11 @@ def test_cli_ingest_strict_exit_code(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main([*args, "--strict"]) == 1
     assert main([*args[:-3], "--encoders", "image=nope", "-q"]) == 2
     assert "unknown encoder" in capsys.readouterr().err
+
+
+def test_missing_store_is_a_user_error_not_created(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(UserError, match="no store at"):
+        search("anything", store=tmp_path / "nowhere")
+    assert main(["stats", "--store", str(tmp_path / "nowhere")]) == 2
+    assert "no store at" in capsys.readouterr().err
+    assert not (tmp_path / "nowhere").exists()

@@ -24,6 +24,21 @@ def test_no_default_embedding_and_telemetry_off(tmp_path: Path) -> None:
     assert "explicit embeddings" in str(err.value) or isinstance(err.value, StoreError)
 
 
+def test_one_ingest_at_a_time_per_store(tmp_path: Path) -> None:
+    import fcntl
+
+    from mmrag.errors import UserError
+
+    colour_image(tmp_path / "a.png", (1, 2, 3))
+    st = tmp_path / "st"
+    st.mkdir()
+    with open(st / "mmrag-ingest.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a running ingest holds it
+        with pytest.raises(UserError, match="another `mmrag ingest`"):
+            ingest(tmp_path / "a.png", st, encoders=HASH_ENCODERS, ocr=False)
+    assert ingest(tmp_path / "a.png", st, encoders=HASH_ENCODERS, ocr=False).files_ingested == 1
+
+
 def test_delete_source_drops_the_record_before_the_units(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = mixed_folder(tmp_path / "data", n_texts=1, n_images=1)
     ingest(data, tmp_path / "st", encoders=HASH_ENCODERS, ocr=False, transcripts=False)
