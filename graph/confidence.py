@@ -5,7 +5,8 @@ Four signals, each in [0, 1]:
 - `margin`: how far the best item's fused score is ahead of the second (relative),
 - `agreement`: across the modalities searched, the fraction whose top item backs the same entity
   as the best item (or, without entities, whose own top similarity is at least half the best),
-- `coverage`: the fraction of sub-queries that found at least one item above `min_score`.
+- `coverage`: the fraction of the question's needs (sub-queries, or the stand-ins a reformulation
+  added for them) for which some sub-query found an item above `min_score`.
 They are combined by a logistic model, p = sigmoid(b0 + b . signals). The coefficients are
 fitted by `mmrag train-fusion` (graph/weights/confidence.json, with the data they came from;
 its single-sub-query training queries cannot inform `coverage`, whose weight stays the default);
@@ -52,6 +53,7 @@ def signals(
         margin = min(1.0, max(0.0, (lead.score - fused[1].score) / denom))
     else:
         margin = 1.0
+    hits = {m: [h for h in hs if h.score >= min_score] for m, hs in hits.items()}
     searched = [m for m, hs in hits.items() if hs]
     if not searched:
         agreement = 0.0
@@ -61,14 +63,17 @@ def signals(
     else:
         agree = [m for m in searched if max(h.score for h in hits[m]) >= 0.5 * lead.raw_score]
         agreement = len(agree) / len(searched)
-    covered = 0
+    needs: set[str] = set()
+    met: set[str] = set()
     for sq in sub_queries:
+        needs.update(sq.groups())
         if best is not None and sq.key() in best:
-            covered += best[sq.key()] >= min_score
-            continue
-        own = [h for h in hits.get(sq.modality, []) if h.query == sq.label()]
-        covered += any(h.score >= min_score for h in own)
-    coverage = covered / len(sub_queries) if sub_queries else 1.0
+            ok = best[sq.key()] >= min_score
+        else:
+            ok = any(h.query == sq.label() for h in hits.get(sq.modality, []))
+        if ok:
+            met.update(sq.groups())
+    coverage = len(met & needs) / len(needs) if needs else 1.0
     return {"top": top, "margin": margin, "agreement": agreement, "coverage": coverage}
 
 

@@ -62,7 +62,7 @@ def _item(h: Hit, score: float, contribution: float) -> FusedItem:
 
 
 def _sorted(items: list[FusedItem]) -> list[FusedItem]:
-    return sorted(items, key=lambda i: (-i.score, i.modality, i.id))
+    return sorted(items, key=lambda i: (-i.score, -i.raw_score, i.modality, i.id))
 
 
 def score_fusion(

@@ -25,6 +25,7 @@ class SubQuery(BaseModel):
     entity: str | None = None
     reason: str = Field(default="", description="Why this sub-query exists (rule, llm, follow-up).")
     hop: int = Field(default=0, description="The reformulation hop that created it (0 = decomposition).")
+    group: str = Field(default="", description="Keys ('|'-joined) of the sub-queries this one stands in for.")
 
     def label(self) -> str:
         """What retrieval records as the hit's `query`."""
@@ -32,6 +33,10 @@ class SubQuery(BaseModel):
 
     def key(self) -> str:
         return f"{self.modality}:{self.label()}"
+
+    def groups(self) -> list[str]:
+        """The needs of the question this sub-query answers (its own key unless it stands in)."""
+        return self.group.split("|") if self.group else [self.key()]
 
 
 class Decomposition(BaseModel):

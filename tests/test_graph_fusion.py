@@ -107,13 +107,18 @@ def test_confidence_signals_hand_computed():
     fused = score_fusion(HITS)
     subs = [SubQuery(text="q1", modality="text"), SubQuery(text="q2", modality="image")]
     parts = signals(fused, HITS, subs, best={"text:q1": 0.8, "image:q2": 0.05}, min_score=0.1)
-    # top item: i1 (1.0, tie broken by modality name: image < text), raw .3
-    assert parts["top"] == pytest.approx(0.3)
+    # top items t1 and i1 tie at 1.0; the higher raw score (t1, .8) leads
+    assert [f.id for f in fused[:2]] == ["t1", "i1"]
+    assert parts["top"] == pytest.approx(0.8)
     assert parts["margin"] == pytest.approx(0.0)
-    assert parts["agreement"] == pytest.approx(0.5)  # image top is entity b, text top is a
+    assert parts["agreement"] == pytest.approx(0.5)  # text top is entity a (as t1), image top is b
     assert parts["coverage"] == pytest.approx(0.5)
     coef = {"bias": -1.0, "top": 2.0, "margin": 1.0, "agreement": 1.0, "coverage": 1.0}
-    assert calibrate(parts, coef) == pytest.approx(1 / (1 + math.exp(-(-1 + 0.6 + 0 + 0.5 + 0.5))))
+    assert calibrate(parts, coef) == pytest.approx(1 / (1 + math.exp(-(-1 + 1.6 + 0 + 0.5 + 0.5))))
+    # a stand-in sub-query (from a widening hop) that finds something covers the need it stands in for
+    subs.append(SubQuery(text="q3", modality="text", group="image:q2"))
+    parts = signals(fused, HITS, subs, best={"text:q1": 0.8, "image:q2": 0.05, "text:q3": 0.5}, min_score=0.1)
+    assert parts["coverage"] == pytest.approx(1.0)
 
 
 def test_shipped_weights_load_offline():

@@ -1,0 +1,71 @@
+"""The graph on a real store ingested (mmrag.api.ingest, real OCR, real MiniLM) from a small subset of
+../shared/data plus a rendered label photo and a manual. Image/audio channels use engineer B's
+trained heads when they ship, hashed stand-ins otherwise (see graph_real_corpus.encoders)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+import graph_real_corpus as corpus
+from mmrag.graph.rag import MultimodalRAG
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.skipif(not corpus.available(), reason="../shared/data is absent"),
+    pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def rag(tmp_path_factory):
+    root = tmp_path_factory.mktemp("real")
+    report = corpus.build_store(corpus.build_corpus(root / "corpus"), root / "store")
+    assert report["issues"] == [] and report["units_added"].get("image-text") == 1  # the label's OCR
+    return MultimodalRAG(store=root / "store", encoders=corpus.encoders())
+
+
+def sources(ans) -> list[str]:
+    return [c.source for c in ans.citations]
+
+
+def test_answer_needs_two_modalities(rag):
+    ans = rag.ask("What spare part is on the label, and what does the manual say about replacing it?")
+    assert {s["modality"] for s in ans.sub_queries} == {"image", "text"}
+    assert sources(ans)[:2] == ["parts/label.png", "parts/manual.txt"]
+    assert {c.modality for c in ans.citations[:2]} == {"image", "text"}
+    assert "QX-5521" in ans.text and "500 operating hours" in ans.text
+    assert ans.invalid_citations == [] and ans.hops == 0 and not ans.unsure
+
+
+@pytest.mark.skipif(not corpus.trained_encoders_ready(), reason="needs the trained audio encoder to hear 'quiet'")
+def test_low_confidence_relaxes_a_filter_then_succeeds(rag):
+    # No recording in the store is quieter than -40 dBFS: the audio sub-query finds nothing,
+    # confidence is low, the reformulation hop drops the loudness filter, and the answer holds.
+    ans = rag.ask("Which place is quiet and sells ice cream?")
+    relaxed = [s for s in ans.sub_queries if s["reason"].startswith("relaxed")]
+    assert ans.hops == 1 and relaxed and relaxed[0]["modality"] == "audio" and relaxed[0]["filters"] == []
+    assert not ans.unsure and ans.confidence >= 0.5
+    assert sources(ans)[0] == "park-kiosk/review.txt"
+
+
+def test_low_confidence_widens_to_other_modalities_then_succeeds(rag):
+    # Only the image channels are searched first; no photo shows grilled fish, so confidence is low;
+    # the hop widens to the other modalities (standing in for the image need) and finds the review.
+    ans = rag.ask("A photo of grilled fish and cold lemonade", confidence_threshold=0.6)
+    assert [s["modality"] for s in ans.sub_queries if s["hop"] == 0] == ["image"]
+    widened = [s for s in ans.sub_queries if s["reason"] == "widened"]
+    assert ans.hops >= 1 and {s["modality"] for s in widened} >= {"text"}
+    assert not ans.unsure and ans.confidence >= 0.6
+    assert sources(ans)[0] == "beach-shack/review.txt"
+
+
+def test_multi_hop_follows_the_ocr_part_number_to_the_manual(rag):
+    ans = rag.ask("How often should the spare part on the label photo be replaced?", confidence_threshold=0.8)
+    follow = [s for s in ans.sub_queries if s["reason"].startswith("follow")]
+    assert ans.hops >= 1 and follow and follow[0]["text"] == "QX-5521"
+    assert "ocr of parts/label.png" in follow[0]["reason"]
+    assert "parts/label.png" in sources(ans) and "parts/manual.txt" in sources(ans)
+    assert "500 operating hours" in ans.text
