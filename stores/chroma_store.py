@@ -80,6 +80,9 @@ def make_client(path: str | os.PathLike[str] | None = None, url: str | None = No
     """An embedded PersistentClient at `path`, or an HttpClient for a Chroma server at `url`."""
     import chromadb
     from chromadb.config import Settings
+    from chromadb.utils.embedding_functions import register_embedding_function
+
+    register_embedding_function(_NoDefaultEmbedding)  # so chroma can read collection configurations back
 
     settings = Settings(anonymized_telemetry=False, allow_reset=False)
     if url:
