@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from mmrag.errors import UserError
+from mmrag.stores.hnsw_flags import add_hnsw_flags, hnsw_from_args
 
 
 def _ints(text: str) -> list[int]:
@@ -29,36 +30,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", type=int, default=3, metavar="N", help="timed runs; medians are reported (default 3)")
 
 
-def add_hnsw_flags(p: argparse.ArgumentParser, ef_search_list: bool = False) -> None:
-    """HNSW flags shared by `mmrag bench scale` and (through `hnsw_from_args`) `mmrag ingest`."""
-    g = p.add_argument_group("HNSW index (per collection, fixed at creation except ef_search)")
-    g.add_argument("--space", choices=["cosine", "l2", "ip"], default="cosine")
-    g.add_argument("--max-neighbors", "--M", dest="max_neighbors", type=int, default=None,
-                   help="graph degree M (chroma default 16): more = better recall, more memory, slower build")
-    g.add_argument("--ef-construction", type=int, default=None,
-                   help="candidate list while building (chroma default 100): more = better graph, slower build")
-    if ef_search_list:
-        g.add_argument("--ef-search", type=_ints, default=None,
-                       help="candidate list while querying, comma-separated values to sweep (e.g. 20,40,80,160)")
-    else:
-        g.add_argument("--ef-search", type=int, default=None,
-                       help="candidate list while querying (chroma default 100): more = better recall, slower")
-    g.add_argument("--hnsw-threads", dest="num_threads", type=int, default=None, help="threads building the index")
-
-
-def hnsw_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The `hnsw` mapping for VectorStore(hnsw=...) from the flags of `add_hnsw_flags`."""
-    out: dict[str, Any] = {}
-    for key in ("space", "max_neighbors", "ef_construction", "ef_search", "num_threads"):
-        val = getattr(args, key, None)
-        if val is None:
-            continue
-        if key != "space" and (isinstance(val, int) and val < 1):
-            raise UserError(f"--{key.replace('_', '-')} must be positive")
-        out[key] = val
-    return out
-
-
 def _encoders(spec: str | None) -> dict[str, str]:
     encoders = {}
     for part in filter(None, (spec or "").split(",")):
@@ -74,9 +45,10 @@ def _scale(args: argparse.Namespace) -> int:
 
     if args.n < 100:
         raise UserError("--n must be at least 100")
+    hnsw_from_args(args)  # validates
     cfg = ScaleConfig(n=args.n, queries=args.queries, source=args.source, noise=args.noise, space=args.space,
                       repeat=args.repeat, path=args.store, reuse=args.reuse,
-                      sync_threshold=args.sync_threshold, batch_size=args.hnsw_batch_size, num_threads=args.num_threads, add_batch=args.add_batch)
+                      sync_threshold=args.sync_threshold, batch_size=args.batch_size, num_threads=args.num_threads, add_batch=args.add_batch)
     if args.max_neighbors:
         cfg.max_neighbors = args.max_neighbors
     if args.ef_construction:
@@ -145,12 +117,8 @@ def register(subparsers: Any) -> None:
                    help="cluster centres: MiniLM embeddings of Flickr8k captions, or a Gaussian mixture")
     p.add_argument("--noise", type=float, default=0.6, help="noise norm around each centre")
     p.add_argument("--store", default=None, help="keep the built store here (default: a temporary dir, removed)")
-    p.add_argument("--sync-threshold", type=int, default=None,
-                   help="chroma hnsw sync_threshold: vectors between index saves (default 1000; raise it for bulk "
-                        "loads: each save rewrites the whole index)")
-    p.add_argument("--hnsw-batch-size", type=int, default=None, help="chroma hnsw batch_size (default 100)")
     p.add_argument("--reuse", action="store_true", help="reuse the --store built earlier with the same settings")
     p.add_argument("--add-batch", type=int, default=5000, help="vectors per collection.add call")
-    add_hnsw_flags(p, ef_search_list=True)
+    add_hnsw_flags(p, ef_search_type=_ints, space_default="cosine")
     _common(p)
     p.set_defaults(func=_scale, repeat=1)

@@ -43,6 +43,9 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=2, help="decoding threads (2)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    from .hnsw_flags import add_hnsw_flags
+
+    add_hnsw_flags(p)
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("stats", help="units per modality, entities and encoders of a store")
@@ -94,7 +97,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         )
     except ValidationError as exc:
         raise UserError(str(exc)) from exc
-    report = run_ingest(args.path, _open(args, must_exist=False), opts, prune=args.prune, follow_links=args.follow_links,
+    from .hnsw_flags import hnsw_from_args
+
+    store = _open(args, must_exist=False)
+    store.hnsw.update(hnsw_from_args(args))  # for the collections this run creates
+    report = run_ingest(args.path, store, opts, prune=args.prune, follow_links=args.follow_links,
                         progress=not args.quiet)
     print(report.model_dump_json(indent=2) if args.json else summary(report))
     if args.strict and report.issues:
