@@ -47,9 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a clear message, not a traceback, for user errors
-        from mmrag.errors import UserError
+        from mmrag.errors import ServiceUnavailable, UserError
 
-        if isinstance(exc, UserError):
+        if isinstance(exc, (UserError, ServiceUnavailable)):
             print(f"mmrag: error: {exc}", file=sys.stderr)
             return 2
         raise
