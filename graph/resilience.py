@@ -21,8 +21,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from mmrag.errors import ServiceUnavailable
 
-class LLMUnavailable(RuntimeError):
+
+class LLMUnavailable(ServiceUnavailable):
     """The chat endpoint gave no usable reply within the policy's attempts and deadline."""
 
 

@@ -16,12 +16,14 @@ import os
 import time
 from typing import Any, Callable, TypeVar
 
+from mmrag.errors import ServiceUnavailable
+
 from .chroma_store import StoreError
 
 T = TypeVar("T")
 
 
-class StoreUnavailable(StoreError):
+class StoreUnavailable(StoreError, ServiceUnavailable):
     """The Chroma server did not answer within the retries."""
 
 
