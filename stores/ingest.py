@@ -242,6 +242,9 @@ def _run(
     if not root_path.exists():
         raise UserError(f"no such file or folder: {path}")
     disc = discover(root_path, follow_links=follow_links)
+    if store.path is not None:  # never ingest the store's own files when it lies inside the folder
+        own = store.path.resolve()
+        disc.files = [c for c in disc.files if own not in c.path.resolve().parents]
     report = IngestReport(root=str(disc.root), files_seen=len(disc.files))
     report.issues.extend(FileIssue(path=p, reason=r) for p, r in disc.skipped)
     records = store.file_records()

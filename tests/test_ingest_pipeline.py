@@ -145,6 +145,14 @@ def test_limits_are_configurable(tmp_path: Path) -> None:
         ingest(tmp_path / "missing", tmp_path / "st3", **FAST)
 
 
+def test_store_inside_the_folder_is_not_ingested(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("some words")
+    first = ingest(tmp_path, tmp_path / "store", **FAST)
+    assert first.files_seen == 1
+    again = ingest(tmp_path, tmp_path / "store", **FAST)
+    assert again.files_seen == 1 and again.issues == [] and again.files_unchanged == 1
+
+
 def test_single_file_and_encoder_mismatch(tmp_path: Path) -> None:
     f = sine_wav(tmp_path / "one.wav", seconds=2.0)
     rep = ingest(f, tmp_path / "st", **FAST)
