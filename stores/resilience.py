@@ -83,3 +83,24 @@ def store_call(fn: Callable[[], T], store: Any, sleep: Callable[[float], None] =
         f"the Chroma server at {url} is unreachable ({type(last).__name__}: {str(last)[:120]}); "
         f"tried {attempts} times over {time.monotonic() - t0:.1f} s"
     ) from last
+
+
+def connect(path: Any, url: str | None, sleep: Callable[[float], None] = time.sleep) -> Any:
+    """`make_client(path, url)`; for a server: retried while unreachable, with a bounded timeout."""
+    from .chroma_store import make_client
+
+    if not url:
+        return make_client(path, url)
+
+    def make() -> Any:
+        try:
+            return make_client(path, url)
+        except ValueError as exc:  # chromadb: "Could not connect to a Chroma server"
+            if "connect" in str(exc).lower():
+                raise ConnectionError(str(exc)) from exc
+            raise
+
+    probe = type("Probe", (), {"url": url})()  # store_call only needs .url for a server
+    client = store_call(make, probe, sleep=sleep)
+    bound_http_timeout(client)
+    return client
