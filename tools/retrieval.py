@@ -98,16 +98,14 @@ def infer_encoders(client: Any) -> dict[str, str]:
 def get_store(path: str | None = ".mmrag", url: str | None = None, encoders: Mapping[str, Any] | None = None) -> Any:
     """A cached `VectorStore`; channels without an explicit encoder use the one that wrote them."""
     from mmrag.stores import VectorStore
-    from mmrag.stores.chroma_store import make_client
-    from mmrag.stores.resilience import bound_http_timeout
+    from mmrag.stores.resilience import connect
 
     key = json.dumps([str(path), url, {k: str(v) for k, v in (encoders or {}).items()}], sort_keys=True)
     with _LOCK:
         if key not in _STORES:
             if not url and path and not Path(path).exists():
                 raise UserError(f"no store at {path!r}; run `mmrag ingest` first or pass --store")
-            client = make_client(path, url)
-            bound_http_timeout(client)  # chromadb's HttpClient would wait forever (mmrag.stores.resilience)
+            client = connect(path, url)  # a server: retried, bounded timeout, StoreUnavailable (stores.resilience)
             specs = {**infer_encoders(client), **dict(encoders or {})}
             store = VectorStore(path=path, url=url, encoders=specs)
             store._client = client
