@@ -65,7 +65,8 @@ def _ingest(args: argparse.Namespace) -> int:
     encoders = _encoders(args.encoders)
     cfg = IngestBenchConfig(data=args.data, limit=args.limit, naive_limit=args.naive_limit, repeat=args.repeat,
                             modalities=args.modalities, naive=not args.no_naive, ocr=args.ocr,
-                            transcripts=args.transcripts, workers=args.workers, encoders=encoders)
+                            transcripts=args.transcripts, workers=args.workers, encoders=encoders,
+                            stand_in_heads=args.stand_in_heads)
     main_ingest(cfg, out=args.out, as_json=args.json)
     return 0
 
@@ -95,6 +96,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--transcripts", action="store_true", help="transcribe speech in audio and video")
     p.add_argument("--workers", type=int, default=2, help="extraction threads of the pipeline")
     p.add_argument("--encoders", default=None, help="override encoders, e.g. image=hash-image,audio=hash-audio")
+    p.add_argument("--stand-in-heads", action="store_true",
+                   help="random translator heads of the shipped shape (timing only, when the trained ones are absent)")
     _common(p)
     p.set_defaults(func=_ingest)
 
