@@ -48,7 +48,8 @@ def _scale(args: argparse.Namespace) -> int:
     hnsw_from_args(args)  # validates
     cfg = ScaleConfig(n=args.n, queries=args.queries, source=args.source, noise=args.noise, space=args.space,
                       repeat=args.repeat, path=args.store, reuse=args.reuse,
-                      sync_threshold=args.sync_threshold, batch_size=args.batch_size, num_threads=args.num_threads, add_batch=args.add_batch)
+                      sync_threshold=args.sync_threshold, batch_size=args.batch_size,
+                      milestones=args.milestones or [], progress_out=args.out, num_threads=args.num_threads, add_batch=args.add_batch)
     if args.max_neighbors:
         cfg.max_neighbors = args.max_neighbors
     if args.ef_construction:
@@ -120,6 +121,9 @@ def register(subparsers: Any) -> None:
                    help="cluster centres: MiniLM embeddings of Flickr8k captions, or a Gaussian mixture")
     p.add_argument("--noise", type=float, default=0.6, help="noise norm around each centre")
     p.add_argument("--store", default=None, help="keep the built store here (default: a temporary dir, removed)")
+    p.add_argument("--milestones", type=_ints, default=None,
+                   help="also measure at these sizes on the way to --n, e.g. 100000,200000 (--out is rewritten "
+                        "after each, so a build stopped early still leaves figures)")
     p.add_argument("--reuse", action="store_true", help="reuse the --store built earlier with the same settings")
     p.add_argument("--add-batch", type=int, default=5000, help="vectors per collection.add call")
     add_hnsw_flags(p, ef_search_type=_ints, space_default="cosine")

@@ -49,6 +49,9 @@ class ScaleConfig(BaseModel):
     path: str | None = Field(None, description="store directory (default: a temporary one, removed)")
     repeat: int = Field(1, description="timed passes over the queries per ef_search; medians reported")
     reuse: bool = Field(False, description="reuse a store at `path` built earlier with the same config")
+    progress_out: str | None = Field(None, description="rewrite this JSON after every milestone")
+    milestones: list[int] = Field(default_factory=list,
+                                  description="also measure at these sizes on the way to n (partial results survive)")
 
 
 def data_root() -> Path:
@@ -140,7 +143,7 @@ def hnsw_config(cfg: ScaleConfig) -> dict[str, Any]:
     return h
 
 
-def build(path: Path, X: np.ndarray, cfg: ScaleConfig) -> dict[str, Any]:
+def open_collection(path: Path, cfg: ScaleConfig) -> tuple[Any, Any]:
     from mmrag.stores.chroma_store import _NoDefaultEmbedding, make_client
 
     client = make_client(path)
@@ -150,16 +153,17 @@ def build(path: Path, X: np.ndarray, cfg: ScaleConfig) -> dict[str, Any]:
         pass
     coll = client.create_collection(COLLECTION, configuration={"hnsw": hnsw_config(cfg)},
                                     embedding_function=_NoDefaultEmbedding())
-    rss0 = rss_mb()
-    batch = min(cfg.add_batch, client.get_max_batch_size())
+    return client, coll
+
+
+def add_range(client: Any, coll: Any, X: np.ndarray, start: int, stop: int, add_batch: int) -> float:
+    """Add X[start:stop] (ids are row numbers); returns seconds."""
+    batch = min(add_batch, client.get_max_batch_size())
     t0 = time.perf_counter()
-    for s in tqdm(range(0, len(X), batch), desc=f"build {len(X):,}", unit="batch", leave=False):
-        e = min(len(X), s + batch)
+    for s in tqdm(range(start, stop, batch), desc=f"build {start:,}-{stop:,}", unit="batch", leave=False):
+        e = min(stop, s + batch)
         coll.add(ids=[str(i) for i in range(s, e)], embeddings=X[s:e])
-    secs = time.perf_counter() - t0
-    count = coll.count()
-    return {"build_s": secs, "vectors_per_s": len(X) / secs, "count": count,
-            "build_rss_mb": rss_mb(), "build_rss_delta_mb": rss_mb() - rss0, "build_peak_rss_mb": rss_mb("VmHWM")}
+    return time.perf_counter() - t0
 
 
 def set_ef_search(coll: Any, ef: int) -> None:
@@ -220,38 +224,55 @@ def run_scale(cfg: ScaleConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     X, Q, source = make_data(cfg)
     gen_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    truth = exact_topk(X, Q, cfg.k, cfg.space)
-    exact_s = time.perf_counter() - t0
     tmp_store = cfg.path is None
     path = Path(cfg.path or tempfile.mkdtemp(prefix="mmrag-scale-"))
     work = Path(tempfile.mkdtemp(prefix="mmrag-scale-work-"))
     marker = path / "bench-build.json"
-    key = cfg.model_dump(exclude={"ef_search", "repeat", "reuse", "queries", "path"})
+    key = cfg.model_dump(exclude={"ef_search", "repeat", "reuse", "queries", "path", "milestones"})
+    prev = json.loads(marker.read_text()) if cfg.reuse and marker.exists() else None
+    reuse = bool(prev and prev.get("key") == key)
+    sizes = [cfg.n] if reuse else sorted({m for m in cfg.milestones if 0 < m < cfg.n} | {cfg.n})
+    steps: list[dict[str, Any]] = []
+    np.save(work / "queries.npy", Q)
+    (work / "spec.json").write_text(json.dumps({"k": cfg.k, "ef_search": cfg.ef_search, "repeat": cfg.repeat}))
     try:
-        prev = json.loads(marker.read_text()) if cfg.reuse and marker.exists() else None
-        if prev and prev.get("key") == key:
-            b = prev["build"]
-        else:
-            b = build(path, X, cfg)
-            marker.write_text(json.dumps({"key": key, "build": b}))
-        del X
-        np.save(work / "queries.npy", Q)
-        np.save(work / "truth.npy", truth)
-        (work / "spec.json").write_text(json.dumps({"k": cfg.k, "ef_search": cfg.ef_search, "repeat": cfg.repeat}))
-        sweep = serve_sweep(path, work, cfg.ef_search)
-        disk = dir_bytes(path)
+        client = coll = None
+        if not reuse:
+            client, coll = open_collection(path, cfg)
+        rss0, build_s, done = rss_mb(), 0.0, 0
+        for m in sizes:
+            if reuse:
+                b = prev["build"]  # type: ignore[index]
+            else:
+                build_s += add_range(client, coll, X, done, m, cfg.add_batch)
+                done = m
+                b = {"build_s": build_s, "vectors_per_s": m / build_s, "count": coll.count(),  # type: ignore[union-attr]
+                     "build_rss_mb": rss_mb(), "build_rss_delta_mb": rss_mb() - rss0,
+                     "build_peak_rss_mb": rss_mb("VmHWM")}
+                if m == cfg.n:
+                    marker.write_text(json.dumps({"key": key, "build": b}))
+            t0 = time.perf_counter()
+            np.save(work / "truth.npy", exact_topk(X[:m], Q, cfg.k, cfg.space))
+            exact_ms = (time.perf_counter() - t0) / max(1, len(Q)) * 1000
+            sweep = serve_sweep(path, work, cfg.ef_search)  # fresh processes; the builder waits
+            steps.append(_summary(cfg, source, m, gen_s, b, sweep, dir_bytes(path), exact_ms))
+            if cfg.progress_out:
+                Path(cfg.progress_out).write_text(json.dumps({**steps[-1], "milestones": steps}, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if tmp_store:
             shutil.rmtree(path, ignore_errors=True)
+    return {**steps[-1], "milestones": steps}
+
+
+def _summary(cfg: ScaleConfig, source: str, n: int, gen_s: float, b: dict[str, Any], sweep: list[dict[str, Any]],
+             disk: int, exact_ms: float) -> dict[str, Any]:
     ok = [r for r in sweep if r["recall@10"] >= 0.95]
     best = min(ok, key=lambda r: r["p50_ms"]) if ok else max(sweep, key=lambda r: r["recall@10"])
-    exact_ms = exact_s / max(1, len(Q)) * 1000
     return {
-        "bench": "scale", "config": cfg.model_dump(), "data": source, "n": cfg.n, "dim": cfg.dim,
+        "bench": "scale", "config": cfg.model_dump(), "data": source, "n": n, "dim": cfg.dim,
         "hnsw": hnsw_config(cfg), "generate_s": gen_s, **b, "disk_mb": disk / 2**20,
-        "disk_bytes_per_vector": disk / max(1, cfg.n), "load_s": sweep[-1]["load_s"],
+        "disk_bytes_per_vector": disk / max(1, n), "load_s": sweep[-1]["load_s"],
         "serve_rss_mb": max(r["serve_rss_mb"] for r in sweep), "exact_ms_per_query_numpy": exact_ms,
         "sweep": sweep, "best": best, "recall@10": best["recall@10"], "p50_ms": best["p50_ms"],
         "p95_ms": best["p95_ms"], "goal_met": bool(best["recall@10"] >= 0.95 and best["p50_ms"] <= 10.0),
@@ -260,7 +281,16 @@ def run_scale(cfg: ScaleConfig) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     h = result["hnsw"]
-    lines = [
+    lines = []
+    if len(result.get("milestones", [])) > 1:
+        lines += ["| vectors | build s | vectors/s | disk MB | serving RSS MB | best ef_search | recall@10 | p50 ms | p95 ms |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for m in result["milestones"]:
+            lines.append(f"| {m['n']:,} | {m['build_s']:.0f} | {m['vectors_per_s']:,.0f} | {m['disk_mb']:,.0f} | "
+                         f"{m['serve_rss_mb']:,.0f} | {m['best']['ef_search']} | {m['recall@10']:.3f} | "
+                         f"{m['p50_ms']:.2f} | {m['p95_ms']:.2f} |")
+        lines.append("")
+    lines += [
         f"### scale: {result['n']:,} x {result['dim']} ({result['data']}), space={h['space']}, "
         f"M={h['max_neighbors']}, ef_construction={h['ef_construction']}",
         "",
