@@ -58,7 +58,26 @@ class DemoResult(BaseModel):
     ask_seconds: float
     places: list[PlaceScore]
     answer_json: dict[str, Any] = Field(description="Exactly what `mmrag ask --json` prints.")
+    notes: list[str] = Field(default_factory=list, description="Warnings, e.g. stand-in encoders.")
     text: str = ""
+
+
+FALLBACK = {"image": "hash-image", "audio": "hash-audio"}
+
+
+def missing_encoders() -> dict[str, str]:
+    """Default encoders that cannot be configured here (e.g. translator heads not trained yet),
+    with the reason; the demo then runs with model-free stand-ins for those channels."""
+    from mmrag.encoders import get_encoder
+    from mmrag.stores.chroma_store import DEFAULT_ENCODERS
+
+    out = {}
+    for channel, name in DEFAULT_ENCODERS.items():
+        try:
+            get_encoder(name).config()  # a translator checks its head weights here
+        except Exception as exc:  # noqa: BLE001 - any reason makes that channel unusable
+            out[channel] = f"{name}: {exc}"
+    return out
 
 
 def _remove_store(store: Path) -> None:
@@ -123,6 +142,7 @@ def render(result: DemoResult) -> str:
         out.append(f"  {c['marker']:<18} {c['modality']:<6} {c['source']}{span}  ({c.get('entity') or '-'})")
     if a.get("invalid_citations"):
         out.append(f"  removed invalid citations: {', '.join(a['invalid_citations'])}")
+    out += [f"note: {n}" for n in result.notes]
     how = "built the knowledge base" if result.built else "knowledge base already built"
     out += ["", f"{how} in {result.ingest_seconds:.1f} s; answered in {result.ask_seconds:.1f} s; store {result.store}"]
     return "\n".join(out)
@@ -134,10 +154,19 @@ def run_demo(store: str | Path | None = None, rebuild: bool = False, question: s
     """Build (first time only) and ask. `encoders` overrides the default per-channel encoders,
     `context` the graph's run configuration (`mmrag.graph.context.Context` fields)."""
     from mmrag.graph.rag import Answer, MultimodalRAG
+    from mmrag.stores.chroma_store import DEFAULT_ENCODERS
 
     if not question.strip():
         raise UserError("empty question")
     store_path = Path(store).expanduser() if store else default_store()
+    notes = []
+    if encoders is None and (missing := missing_encoders()):
+        if "text" in missing:
+            raise UserError(f"the text encoder is unusable: {missing['text']}")
+        encoders = {ch: FALLBACK[ch] if ch in missing else name for ch, name in DEFAULT_ENCODERS.items()}
+        found_by = {"image": "photos are found by their OCR text only", "audio": "sounds by transcripts and loudness only"}
+        notes += [f"{why} -> the model-free stand-in {FALLBACK[ch]!r} is used: {found_by[ch]}"
+                  for ch, why in missing.items()]
     built, ingest_s = build_store(store_path, rebuild, encoders, progress, **ingest_opts)
     t0 = time.perf_counter()
     rag = MultimodalRAG(store=str(store_path), encoders=dict(encoders) if encoders else None,
@@ -147,6 +176,6 @@ def run_demo(store: str | Path | None = None, rebuild: bool = False, question: s
     state = rag.graph.get_state({"configurable": {"thread_id": thread}}).values
     result = DemoResult(question=question, store=str(store_path), built=built, ingest_seconds=round(ingest_s, 2),
                         ask_seconds=round(time.perf_counter() - t0, 2), places=_places(state),
-                        answer_json=Answer.to_json(answer))
+                        answer_json=Answer.to_json(answer), notes=notes)
     result.text = render(result)
     return result

@@ -59,5 +59,5 @@ def _demo(args: argparse.Namespace) -> int:
         print(json.dumps(result.answer_json, indent=2, default=str))
     else:
         print(result.text)
-        print(f"\n({time.perf_counter() - t0:.1f} s; store {result.store})", file=sys.stderr)
+        print(f"(mmrag demo: {time.perf_counter() - t0:.1f} s in all)", file=sys.stderr)
     return 0

@@ -127,6 +127,7 @@ def test_missing_data_is_a_user_error(monkeypatch: pytest.MonkeyPatch, tmp_path:
         demo.city_guide_dir()
 
 
+@pytest.mark.slow
 def test_store_built_by_other_encoders_is_rebuilt(tmp_path: Path) -> None:
     first = run_demo(store=tmp_path, encoders=HASH, progress=False, context={"min_score": -1.0},
                      ocr=False, transcripts=False)
@@ -138,3 +139,20 @@ def test_store_built_by_other_encoders_is_rebuilt(tmp_path: Path) -> None:
 
     stats = VectorStore(tmp_path, encoders=other).stats()
     assert stats["collections"]["text-text"]["encoder"]["name"] == "minilm"
+
+
+@pytest.mark.slow
+def test_untrained_translators_fall_back_to_stand_ins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mmrag.demo as demo
+
+    monkeypatch.setattr(demo, "missing_encoders", lambda: {"image": "effnet-translator: head weights not found",
+                                                           "audio": "whisper-translator: head weights not found"})
+    result = demo.run_demo(store=tmp_path, progress=False, ocr=False, transcripts=False)
+    assert any("hash-image" in n and "OCR" in n for n in result.notes)
+    assert any("hash-audio" in n and "transcripts" in n for n in result.notes)
+    assert "note: effnet-translator" in result.text
+    from mmrag.stores.chroma_store import VectorStore
+
+    colls = VectorStore(tmp_path, encoders=demo.FALLBACK).stats()["collections"]
+    assert colls["image-image"]["encoder"]["name"] == "hash-image"
+    assert colls["text-text"]["encoder"]["name"] == "minilm"
