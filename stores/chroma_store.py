@@ -255,6 +255,19 @@ class VectorStore:
                 removed += len(got["ids"])
         return removed
 
+    def delete_sources(self, sources: Sequence[str], chunk: int = 200) -> int:
+        """`delete_source` for many sources: records first, then units, a chunk of sources per query."""
+        removed = 0
+        for i in range(0, len(sources), chunk):
+            part = list(sources[i : i + chunk])
+            self.files().delete(ids=part)
+            for _, _, coll in self.existing():
+                got = coll.get(where={"source": {"$in": part}}, include=[])
+                if got["ids"]:
+                    coll.delete(ids=got["ids"])
+                    removed += len(got["ids"])
+        return removed
+
     def sources_with_units(self, page: int = 5000) -> set[str]:
         """Every source that has at least one unit in some collection (a full metadata scan)."""
         out: set[str] = set()

@@ -249,14 +249,12 @@ def _run(
     report.issues.extend(FileIssue(path=p, reason=r) for p, r in disc.skipped)
     records = store.file_records()
     jobs, clear = _plan(disc.files, store, opts, report, records, disc.root)
-    for source in clear:
-        report.units_removed += store.delete_source(source)
+    report.units_removed += store.delete_sources(clear)
     if prune and root_path.is_dir():
         seen = {c.source for c in disc.files}
-        for source, rec in records.items():
-            if rec.get("root") == str(disc.root) and source not in seen:
-                report.units_removed += store.delete_source(source)
-                report.files_removed += 1
+        gone = [s for s, rec in records.items() if rec.get("root") == str(disc.root) and s not in seen]
+        report.units_removed += store.delete_sources(gone)
+        report.files_removed += len(gone)
     if opts.ocr and not tesseract_available() and any(j.kind == "image" for j in jobs):
         log.warning("tesseract is not installed: images are ingested without OCR text")
     needs_asr = opts.transcripts and any(j.kind in ("audio", "video") for j in jobs)
