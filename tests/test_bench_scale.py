@@ -32,8 +32,11 @@ def test_noisy_vectors_are_unit_and_clustered() -> None:
 
 @pytest.mark.integration
 def test_scale_bench_tiny(tmp_path) -> None:
-    cfg = ScaleConfig(n=600, queries=20, source="gmm", ef_search=[10, 80], add_batch=250, path=str(tmp_path / "s"))
+    cfg = ScaleConfig(n=600, queries=20, source="gmm", ef_search=[10, 80], add_batch=250, path=str(tmp_path / "s"),
+                      milestones=[300], progress_out=str(tmp_path / "p.json"))
     res = run_scale(cfg)
+    assert [m["n"] for m in res["milestones"]] == [300, 600]
+    assert json.loads((tmp_path / "p.json").read_text())["n"] == 600  # rewritten after each milestone
     for key in ("recall@10", "p50_ms", "p95_ms", "build_s", "disk_mb", "serve_rss_mb", "sweep", "hnsw"):
         assert key in res, key
     assert res["count"] == 600
