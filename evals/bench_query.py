@@ -153,6 +153,22 @@ def e2e(rag: Any, qs: list[str], repeat: int) -> dict[str, Any]:
     }
 
 
+def learned_fusion_loads(rag: Any, qs: list[str]) -> dict[str, Any]:
+    """Model loads while answering with the learned fusions (after one warm-up question each)."""
+    out: dict[str, Any] = {}
+    for fusion in ("moe", "attention"):
+        try:
+            rag.ask(qs[0], fusion=fusion)
+        except Exception as exc:  # noqa: BLE001 - no trained fusion weights here
+            out[fusion] = f"not measured: {type(exc).__name__}: {str(exc)[:80]}"
+            continue
+        with ModelLoadCounter() as loads:
+            for q in qs[1:11]:
+                rag.ask(q, fusion=fusion)
+        out[fusion] = loads.count
+    return out
+
+
 def retrieval_vs_raw(store: Any, qs: list[str], k: int, repeat: int) -> dict[str, Any]:
     """mmrag retrieval (all modalities) + fusion vs the raw chroma queries it makes, same vectors and k.
 
@@ -264,6 +280,7 @@ def run_query_bench(cfg: QueryBenchConfig) -> dict[str, Any]:
         rag = _rag(cfg, str(store_path), None)
         res: dict[str, Any] = {"bench": "query", "config": cfg.model_dump(), "questions": len(qs), "built": built}
         res["embedded"] = e2e(rag, qs, cfg.repeat)
+        res["model_loads_learned_fusion"] = learned_fusion_loads(rag, qs)
         store = get_store(str(store_path), None, cfg.encoders or None)
         res["stats"] = {n: c["units"] for n, c in store.stats()["collections"].items()}
         res["retrieval"] = retrieval_vs_raw(store, qs, cfg.k, cfg.repeat)
@@ -310,7 +327,7 @@ def markdown(res: dict[str, Any]) -> str:
               f"{r['raw_chroma_p50_ms']:.1f} | {r['raw_chroma_p95_ms']:.1f} |", "",
               f"overhead vs raw chroma: {r['overhead_vs_raw_chroma']:.2f}x; query embedding, every channel, one "
               f"question: {r['query_embedding_ms_all_channels']:.1f} ms; model loads while answering: "
-              f"{e['model_loads_during_questions']}", "",
+              f"{e['model_loads_during_questions']} (learned fusion: {res.get('model_loads_learned_fusion')})", "",
               "| concurrency | embedded q/s | embedded p50 ms | server q/s | server p50 ms |",
               "| ---: | ---: | ---: | ---: | ---: |"]
     srv = {row["concurrency"]: row for row in res.get("throughput_server", [])}
