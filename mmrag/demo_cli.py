@@ -57,6 +57,8 @@ def _demo(args: argparse.Namespace) -> int:
     result = run_demo(store=args.store, rebuild=args.rebuild, question=args.question or DEFAULT_QUESTION)
     if args.json:
         print(json.dumps(result.answer_json, indent=2, default=str))
+        for note in result.notes:
+            print(f"mmrag demo: note: {note}", file=sys.stderr)
     else:
         print(result.text)
         print(f"(mmrag demo: {time.perf_counter() - t0:.1f} s in all)", file=sys.stderr)
