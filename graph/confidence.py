@@ -7,10 +7,10 @@ Four signals, each in [0, 1]:
   as the best item (or, without entities, whose own top similarity is at least half the best),
 - `coverage`: the fraction of the question's needs (sub-queries, or the stand-ins a reformulation
   added for them) for which some sub-query found an item above `min_score`.
-They are combined by a logistic model, p = sigmoid(b0 + b . signals). The coefficients are
-fitted by `mmrag train-fusion` (graph/weights/confidence.json, with the data they came from;
-its single-sub-query training queries cannot inform `coverage`, whose weight stays the default);
-hand-set defaults are used when that file is absent.
+They are combined by a logistic model, p = sigmoid(b0 + b . signals). Hand-set coefficients are
+the default; `Context.calibration="fitted"` uses those fitted by `mmrag train-fusion` (graph/weights/confidence.json, with the data they came from;
+its single-sub-query training queries cannot inform `coverage`, whose weight stays the default).
+The fitted ones describe the simulated MiniLM retrieval they were fitted on, not every store.
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ CALIBRATION = Path(__file__).with_name("weights") / "confidence.json"
 MIN_SCORE = 0.1
 
 
-def load_coefficients(path: Path = CALIBRATION) -> dict[str, float]:
-    if path.exists():
+def load_coefficients(fitted: bool = False, path: Path = CALIBRATION) -> dict[str, float]:
+    """The default coefficients, or (fitted=True) those in graph/weights/confidence.json."""
+    if fitted:
+        if not path.exists():
+            raise FileNotFoundError(f"no fitted calibration at {path}; run `mmrag train-fusion`")
         data: dict[str, Any] = json.loads(path.read_text())
         return {k: float(data["coefficients"][k]) for k in DEFAULT_COEF}
     return dict(DEFAULT_COEF)
@@ -89,6 +92,7 @@ def confidence(
     sub_queries: Sequence[SubQuery],
     best: Mapping[str, float] | None = None,
     min_score: float = MIN_SCORE,
+    fitted: bool = False,
 ) -> tuple[float, dict[str, float]]:
     parts = signals(fused, hits, sub_queries, best, min_score)
-    return (calibrate(parts) if fused else 0.0), parts
+    return (calibrate(parts, load_coefficients(fitted)) if fused else 0.0), parts

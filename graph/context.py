@@ -46,6 +46,10 @@ class Context:
     confidence_threshold: float = field(
         default=0.5, metadata={"description": "Below this calibrated confidence the graph reformulates and retrieves again."}
     )
+    calibration: Literal["default", "fitted"] = field(
+        default="default",
+        metadata={"description": "Confidence coefficients: hand-set default, or fitted by `mmrag train-fusion`."},
+    )
     min_score: float = field(
         default=0.1, metadata={"description": "Hits with a raw similarity below this are dropped before fusion (noise floor)."}
     )

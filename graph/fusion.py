@@ -4,7 +4,7 @@ Strategies (chosen by `Context.fusion`):
 - `score`: per-modality normalisation (min-max or z-score) x configurable weights, with a bias
   toward the question's dominant modality.
 - `rrf`: reciprocal rank fusion, weight / (60 + rank).
-- `moe`: a learned gate maps the query embedding to per-modality weights over min-max scores.
+- `moe`: a learned gate maps the query embedding to per-modality weights over raw similarities.
 - `attention`: a learned net scores each item against the query and the other items.
 Every fused item keeps what each modality contributed; `aggregate_entities` sums the best item
 per modality of each entity into a composite score, keeping the parts for explanation.
@@ -101,7 +101,8 @@ def rrf_fusion(
 
 
 def moe_fusion(hits: Mapping[str, Sequence[Hit]], query_embedding: np.ndarray, gate: object | None = None) -> list[FusedItem]:
-    """Learned per-modality weights (from the query) x min-max scores."""
+    """Learned per-modality weights (from the query embedding) x raw similarities: the gate
+    both picks the modalities a query needs and rescales their different score ranges."""
     import torch
 
     from mmrag.graph import fusion_nets
@@ -110,7 +111,8 @@ def moe_fusion(hits: Mapping[str, Sequence[Hit]], query_embedding: np.ndarray, g
     with torch.no_grad():
         g = model(torch.as_tensor(np.asarray(query_embedding, dtype=np.float32)).reshape(1, -1))[0].tolist()
     gw = dict(zip(fusion_nets.MODS, g))
-    return score_fusion(hits, weights=gw, normalisation="minmax")
+    out = [_item(h, gw[m] * h.score, gw[m] * h.score) for m, hs in hits.items() for h in hs]
+    return _sorted(out)
 
 
 def attention_fusion(

@@ -173,7 +173,8 @@ def fuse_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 def check_confidence(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     t0 = time.perf_counter()
     ctx = ctx_of(runtime)
-    conf, parts = confidence(_fused(state), _hits(state), _subs(state), state.get("sub_query_best"), ctx.min_score)
+    conf, parts = confidence(_fused(state), _hits(state), _subs(state), state.get("sub_query_best"), ctx.min_score,
+                             fitted=ctx.calibration == "fitted")
     return {
         "confidence": round(conf, 4), "confidence_parts": {k: round(v, 4) for k, v in parts.items()},
         "unsure": conf < ctx.confidence_threshold, "timings": {"check_confidence": _secs(t0)},

@@ -122,10 +122,10 @@ def _tensors(batch: list[dict[str, Any]]) -> tuple[Any, ...]:
 
     q = torch.tensor(np.stack([b["q"] for b in batch]), dtype=torch.float32)
     f = torch.tensor([b["feats"] for b in batch], dtype=torch.float32)
-    mm = torch.tensor([[it[3] for it in b["items"]] for b in batch], dtype=torch.float32)
+    raw = torch.tensor([[it[2] for it in b["items"]] for b in batch], dtype=torch.float32)
     mod = torch.tensor([[fn.MODS.index(it[0]) for it in b["items"]] for b in batch])
     gold = torch.tensor([b["gold"] for b in batch])
-    return q, f, mm, mod, gold
+    return q, f, raw, mod, gold
 
 
 def _train(model: Any, kind: str, train: list[dict], epochs: int, seed: int) -> None:
@@ -139,9 +139,9 @@ def _train(model: Any, kind: str, train: list[dict], epochs: int, seed: int) -> 
     for _ in tqdm(range(epochs), desc=f"train {kind}", leave=False):
         random.Random(seed + _).shuffle(data)
         for i in range(0, len(data), 64):
-            q, f, mm, mod, gold = _tensors(data[i : i + 64])
+            q, f, raw, mod, gold = _tensors(data[i : i + 64])
             if kind == "moe":
-                logits = torch.gather(model(q), 1, mod) * mm * 5.0
+                logits = torch.gather(model(q), 1, mod) * raw * 10.0
             else:
                 logits = model(f, q)
             loss = torch.nn.functional.cross_entropy(logits, gold)
@@ -164,10 +164,10 @@ def _rank_scores(b: dict, name: str, moe: Any = None, att: Any = None) -> np.nda
             per[m] = per.get(m, 0) + 1
             out.append(1.0 / (60 + per[m]))
         return np.array(out)
-    q, f, mm, mod, _ = _tensors([b])
+    q, f, raw, mod, _ = _tensors([b])
     with torch.no_grad():
         if name == "moe":
-            return (torch.gather(moe(q), 1, mod) * mm)[0].numpy()
+            return (torch.gather(moe(q), 1, mod) * raw)[0].numpy()
         return att(f, q)[0].numpy()
 
 
@@ -181,7 +181,9 @@ def evaluate(dev: list[dict], moe: Any, att: Any) -> dict[str, dict[str, float]]
                 r1.append(0.0)
                 continue
             s = _rank_scores(b, name, moe, att)
-            rank = 1 + int((s > s[b["gold"]]).sum())
+            raw = [it[2] for it in b["items"]]
+            order = sorted(range(len(s)), key=lambda j: (-s[j], -raw[j]))  # fuse()'s tie-break
+            rank = 1 + order.index(b["gold"])
             rr.append(1.0 / rank)
             r1.append(float(rank == 1))
         res[name] = {"MRR": round(float(np.mean(rr)), 4), "R@1": round(float(np.mean(r1)), 4)}
@@ -252,7 +254,8 @@ def train(data: str | None = None, out: str | None = None, epochs: int = 30, max
     fn.save(att, "attention_fusion", meta, directory)
     dev_metrics = evaluate(dv, moe, att)
     (directory / "confidence.json").write_text(json.dumps(
-        {"coefficients": coef, "fitted_on": "train queries, score fusion top-1 correctness", "encoder": "minilm"}, indent=1))
+        {"coefficients": coef, "fitted_on": "simulated train-fusion queries (MiniLM scores, 1000-item pools), "
+         "score fusion top-1 correctness; used with Context.calibration='fitted'", "encoder": "minilm"}, indent=1))
     (directory / "fusion_metrics.json").write_text(json.dumps({"dev": dev_metrics, "noise": NOISE}, indent=1))
     fn._CACHE.clear()
     q_by_mod = {m: sum(1 for b in tr if b["modality"] == m) for m in fn.MODS}

@@ -68,9 +68,9 @@ def test_moe_with_hand_set_gate_reweights_modalities():
     from mmrag.graph.fusion import moe_fusion
 
     out = moe_fusion(HITS, np.ones(4, dtype=np.float32), gate=gate)
-    w_text, w_image = 4 * 1 / 6, 4 * 3 / 6
+    w_text, w_image = 4 * 1 / 6, 4 * 3 / 6  # gate weights x raw similarities
     got = {f.id: f.score for f in out}
-    assert got["t1"] == pytest.approx(w_text) and got["i1"] == pytest.approx(w_image)
+    assert got["t1"] == pytest.approx(w_text * 0.8) and got["i1"] == pytest.approx(w_image * 0.3)
     assert out[0].id == "i1"
 
 
@@ -124,6 +124,9 @@ def test_confidence_signals_hand_computed():
 def test_shipped_weights_load_offline():
     if not (fusion_nets.WEIGHTS_DIR / "moe_gate.safetensors").exists():
         pytest.skip("fusion weights not trained yet")
+    from mmrag.graph.confidence import load_coefficients
+
+    assert set(load_coefficients(fitted=True)) == {"bias", "top", "margin", "agreement", "coverage"}
     gate, meta = fusion_nets.load("moe_gate")
     att, _ = fusion_nets.load("attention_fusion")
     assert meta["encoder"] == "minilm"
