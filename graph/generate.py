@@ -116,6 +116,8 @@ def build_messages(question: str, evidence: Sequence[Evidence], ctx: Context, un
                     content.append(part)
     if unsure_note:
         content.append({"type": "text", "text": unsure_note})
+    if all(p["type"] == "text" for p in content):  # text-only servers (llama.cpp chat formats) want a string
+        return [SystemMessage(load_prompt("generate.md")), HumanMessage("\n\n".join(p["text"] for p in content))]
     return [SystemMessage(load_prompt("generate.md")), HumanMessage(content=content)]
 
 

@@ -256,7 +256,8 @@ def generate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                               unsure_note=note and f"Say that you are unsure ({note})")
             extractive = False
         except Exception as exc:  # noqa: BLE001 - the endpoint failed: still answer, extractively
-            note = (note + " " if note else "") + f"(The language model failed: {type(exc).__name__}.)"
+            why = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+            note = (note + " " if note else "") + f"(The language model failed: {why}.)"
     if extractive:
         text = extractive_answer(question, evidence, leading_entity(fused, entities))
     answer, citations, invalid = check_citations(text, evidence)
