@@ -190,3 +190,13 @@ def test_reformulate_asks_the_llm_when_no_rule_applies(monkeypatch):
     assert [(s["text"], s["hop"], s["reason"]) for s in out["sub_queries"]][-1] == ("crimson double-decker", 1, "llm rewrite")
     system, human = model.calls[0]
     assert "low confidence" in system.content and "red bus" in human.content
+
+
+def test_text_only_prompt_is_a_plain_string():
+    from mmrag.graph.citations import number_evidence
+    from mmrag.graph.generate import build_messages
+    from mmrag.graph.models import FusedItem
+
+    items = [FusedItem.model_validate(f) for f in _gen_state()["fused"]]
+    msgs = build_messages("brunch?", number_evidence(items), Context(send_images=False), unsure_note="be unsure")
+    assert isinstance(msgs[1].content, str) and "<<<DATA" in msgs[1].content and msgs[1].content.endswith("be unsure")
