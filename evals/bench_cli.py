@@ -64,7 +64,8 @@ def _ingest(args: argparse.Namespace) -> int:
     from mmrag.evals.bench_ingest import IngestBenchConfig, main_ingest
 
     encoders = _encoders(args.encoders)
-    cfg = IngestBenchConfig(data=args.data, limit=args.limit, naive_limit=args.naive_limit, repeat=args.repeat,
+    cfg = IngestBenchConfig(data=args.data, limit=args.limit, video_limit=args.video_limit,
+                            naive_limit=args.naive_limit, repeat=args.repeat,
                             modalities=args.modalities, naive=not args.no_naive, ocr=args.ocr,
                             transcripts=args.transcripts, workers=args.workers, encoders=encoders,
                             stand_in_heads=args.stand_in_heads)
@@ -90,6 +91,7 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("ingest", help="ingest throughput vs the encoders alone and a naive one-by-one baseline")
     p.add_argument("--data", default=None, help="data root (default $MMRAG_DATA or ../shared/data)")
     p.add_argument("--limit", type=int, default=64, help="files per modality (0 = all)")
+    p.add_argument("--video-limit", type=int, default=6, help="videos (0 = all)")
     p.add_argument("--naive-limit", type=int, default=24, help="files per modality for the naive baseline")
     p.add_argument("--modalities", default="image,audio,video", help="comma-separated: image,audio,video")
     p.add_argument("--no-naive", action="store_true", help="skip the naive one-at-a-time baseline")

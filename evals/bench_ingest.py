@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import shutil
 import tempfile
 import time
@@ -37,6 +38,7 @@ KIND_UNIT = {"image": "images/s", "audio": "audio s/s", "video": "video s/s"}
 class IngestBenchConfig(BaseModel):
     data: str | None = None
     limit: int = Field(64, description="files per modality (0 = all)")
+    video_limit: int = Field(6, description="videos (each is many keyframes and sound segments)")
     naive_limit: int = Field(24, description="files per modality for the (slow) naive baseline")
     repeat: int = 3
     modalities: str = "image,audio,video"
@@ -233,10 +235,12 @@ def run_ingest_bench(cfg: IngestBenchConfig) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="mmrag-bench-ingest-"))
     try:
         for kind in kinds:
-            files = select_files(root, kind, cfg.limit)
+            files = select_files(root, kind, cfg.video_limit if kind == "video" else cfg.limit)
             if not files:
                 raise UserError(f"no {kind} files under {root} (set --data or MMRAG_DATA)")
             rows.append(bench_kind(kind, files, cfg, encoders, work))
+            print(f"bench ingest: {kind} done: {rows[-1]['overhead_vs_encoder_floor']:.2f}x the floor, "
+                  f"{rows[-1].get('speedup_vs_naive', float('nan')):.2f}x naive", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     worst = max(r["overhead_vs_encoder_floor"] for r in rows)
