@@ -159,7 +159,9 @@ def with_retries(call: Callable[[float], str], policy: RetryPolicy | None = None
                 errors.append("deadline reached")
                 break
             sleep(wait)
-    raise LLMUnavailable(f"no usable reply after {len(errors)} attempt(s): " + " | ".join(errors))
+    from mmrag.graph.evidence_guard import defang  # the message may reach the answer: no live markers in it
+
+    raise LLMUnavailable(defang(f"no usable reply after {len(errors)} attempt(s): " + " | ".join(errors)) or "")
 
 
 def generate_text(model: Any, messages: Sequence[Any], policy: RetryPolicy | None = None,

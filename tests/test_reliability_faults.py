@@ -118,3 +118,13 @@ def test_chroma_server_restart_and_freeze_during_questions(tmp_path: Path) -> No
     totals = res.details["totals"]
     assert totals.get("ok", 0) > 4 and set(totals) <= {"ok", "clear_error"}
     assert res.details["max_seconds"] < 30
+
+
+def test_failure_message_carries_no_live_citation_marker() -> None:
+    """The fallback note quotes the failure; a marker in it would survive citation checking."""
+    from mmrag.graph.resilience import require_grounded
+
+    model = ScriptedModel(["see [img 99]"], ["see [img 99]"], ["see [audio 2 at 0:10]"])
+    with pytest.raises(LLMUnavailable) as err:
+        generate_text(model, [], FAST, sleep=lambda s: None, validate=lambda t: require_grounded(t, []))
+    assert "(img 99)" in str(err.value) and "[img 99]" not in str(err.value) and "[audio" not in str(err.value)
