@@ -33,7 +33,8 @@ def max_question_chars() -> int:
 
 def clean_question(question: Any, allow_empty: bool = False) -> str:
     """The question as safe text: a str, valid Unicode, at most the length limit, control and
-    invisible format characters replaced by spaces; a UserError when nothing searchable is left
+    invisible format characters replaced by spaces, runs of whitespace (newlines included) collapsed
+    to one space; a UserError when nothing searchable is left
     (unless `allow_empty`, for a question that is only an image or a sound)."""
     if question is None:
         question = ""
