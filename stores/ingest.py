@@ -35,7 +35,7 @@ KINDS = ("text", "image", "audio", "video")
 
 def _plan(
     root_files: Any, store: VectorStore, opts: IngestOptions, report: IngestReport, records: dict[str, dict],
-    root: Path,
+    root: Path, progress: bool = True,
 ) -> tuple[list[Job], list[str]]:
     """Which files to (re-)ingest, and which sources must be cleared first."""
     resolver = EntityResolver(root)
@@ -43,7 +43,8 @@ def _plan(
     cfg = opts.fingerprint()
     jobs: list[Job] = []
     clear: list[str] = []
-    for cand in tqdm(root_files, desc="scanning", unit="file", disable=len(root_files) < 500, leave=False):
+    for cand in tqdm(root_files, desc="scanning", unit="file", disable=not progress or len(root_files) < 500,
+                     leave=False):
         issue = lambda reason: report.issues.append(FileIssue(path=cand.source, reason=reason))  # noqa: E731
         try:
             st = cand.path.stat()
@@ -248,7 +249,7 @@ def _run(
     report = IngestReport(root=str(disc.root), files_seen=len(disc.files))
     report.issues.extend(FileIssue(path=p, reason=r) for p, r in disc.skipped)
     records = store.file_records()
-    jobs, clear = _plan(disc.files, store, opts, report, records, disc.root)
+    jobs, clear = _plan(disc.files, store, opts, report, records, disc.root, progress)
     report.units_removed += store.delete_sources(clear)
     if prune and root_path.is_dir():
         seen = {c.source for c in disc.files}
