@@ -30,8 +30,7 @@ class HeadConfig(BaseModel):
     kind: Literal["linear", "mlp"] = "linear"
     vec_dim: int
     grid_dim: int = 0  # 0: no attention pooling
-    attn_queries: int = 4
-    attn_dim: int = 256
+    attn_queries: int = 2
     hidden: int = 1024
     dropout: float = 0.2
     out_dim: int = OUT_DIM
@@ -40,20 +39,21 @@ class HeadConfig(BaseModel):
 
 
 class AttnPool(nn.Module):
-    """Learned queries attend over the spatial tokens; returns (n, queries * attn_dim)."""
+    """Attention pooling over the spatial tokens: each learned query scores every token (a linear map,
+    cheap enough for a shared CPU) and takes the softmax-weighted mean of the normalised tokens.
+    Returns (n, queries * grid_dim)."""
 
-    def __init__(self, grid_dim: int, queries: int, dim: int) -> None:
+    def __init__(self, grid_dim: int, queries: int) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(grid_dim)
-        self.key = nn.Linear(grid_dim, dim)
-        self.value = nn.Linear(grid_dim, dim)
-        self.queries = nn.Parameter(torch.randn(queries, dim) * dim**-0.5)
+        self.norm = nn.LayerNorm(grid_dim, elementwise_affine=False)
+        self.score = nn.Linear(grid_dim, queries)
+        nn.init.zeros_(self.score.weight)  # starts as mean pooling
+        nn.init.zeros_(self.score.bias)
 
     def forward(self, grid: torch.Tensor) -> torch.Tensor:
         g = self.norm(grid)
-        k, v = self.key(g), self.value(g)  # (n, T, d)
-        att = torch.softmax(torch.einsum("qd,ntd->nqt", self.queries, k) / k.shape[-1] ** 0.5, dim=-1)
-        return torch.einsum("nqt,ntd->nqd", att, v).flatten(1)
+        att = torch.softmax(self.score(g), dim=1)  # (n, T, q)
+        return torch.einsum("ntq,ntc->nqc", att, g).flatten(1)
 
 
 class TranslatorHead(nn.Module):
@@ -62,8 +62,8 @@ class TranslatorHead(nn.Module):
         self.cfg = cfg
         self.register_buffer("vec_mean", torch.zeros(cfg.vec_dim))
         self.register_buffer("vec_std", torch.ones(cfg.vec_dim))
-        self.pool = AttnPool(cfg.grid_dim, cfg.attn_queries, cfg.attn_dim) if cfg.grid_dim else None
-        in_dim = cfg.vec_dim + (cfg.attn_queries * cfg.attn_dim if cfg.grid_dim else 0)
+        self.pool = AttnPool(cfg.grid_dim, cfg.attn_queries) if cfg.grid_dim else None
+        in_dim = cfg.vec_dim + (cfg.attn_queries * cfg.grid_dim if cfg.grid_dim else 0)
         self.drop = nn.Dropout(cfg.dropout)
         self.linear = nn.Linear(in_dim, cfg.out_dim)
         if cfg.kind == "mlp":
@@ -112,7 +112,8 @@ def save_head(head: TranslatorHead, path: str | Path) -> str:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().contiguous().float() for k, v in head.state_dict().items()}
+    # weight matrices in float16 (small to ship); statistics, biases and the temperature in float32
+    tensors = {k: (v.half() if v.ndim >= 2 else v.float()).detach().contiguous() for k, v in head.state_dict().items()}
     save_file(tensors, str(path), metadata={"config": head.cfg.model_dump_json()})
     sha = file_sha256(path)
     path.with_suffix(".json").write_text(json.dumps({**head.cfg.model_dump(), "sha256": sha}, indent=2) + "\n")
@@ -132,6 +133,6 @@ def load_head(path: str | Path) -> tuple[TranslatorHead, str]:
     if "config" not in meta:
         raise EncoderError(f"{path} has no head config in its metadata")
     head = TranslatorHead(HeadConfig.model_validate_json(meta["config"]))
-    head.load_state_dict(load_file(str(path)))
+    head.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
     head.eval()
     return head, file_sha256(path)

@@ -78,7 +78,7 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     loaded, sha2 = load_head(tmp_path / "h.safetensors")
     assert sha == sha2 and len(sha) == 64
     assert loaded.cfg == head.cfg
-    assert np.allclose(loaded.embed(vec, grid), head.embed(vec, grid), atol=1e-6)
+    assert np.allclose(loaded.embed(vec, grid), head.embed(vec, grid), atol=2e-3)  # float16 weights
     assert (tmp_path / "h.json").exists()
 
 
