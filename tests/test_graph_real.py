@@ -69,3 +69,10 @@ def test_multi_hop_follows_the_ocr_part_number_to_the_manual(rag):
     assert "ocr of parts/label.png" in follow[0]["reason"]
     assert "parts/label.png" in sources(ans) and "parts/manual.txt" in sources(ans)
     assert "500 operating hours" in ans.text
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "moe", "attention"])
+def test_every_fusion_strategy_answers_from_both_modalities(rag, fusion):
+    ans = rag.ask("What spare part is on the label, and what does the manual say about replacing it?", fusion=fusion)
+    assert set(sources(ans)[:2]) == {"parts/label.png", "parts/manual.txt"}
+    assert ans.invalid_citations == [] and "fuse" in ans.timings
