@@ -46,6 +46,7 @@ def _defaults_ready() -> bool:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--limit", type=int, default=32, help="files per modality (0 = all)")
+    p.add_argument("--video-limit", type=int, default=4, help="videos (each is many keyframes and segments)")
     p.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
     p.add_argument("--modalities", default="image,audio,video")
     p.add_argument("--encoders", default=None, help="channel=name,... (default: text=minilm "
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if stand_in:
         print("the default encoders' trained heads are missing: timing them with random heads of the same "
               "shape (same compute, meaningless vectors)", file=sys.stderr)
-    cfg = IngestBenchConfig(data=args.data, limit=args.limit, repeat=args.repeat, modalities=args.modalities,
+    cfg = IngestBenchConfig(data=args.data, limit=args.limit, video_limit=args.video_limit, repeat=args.repeat, modalities=args.modalities,
                             naive=args.naive, ocr=args.ocr, transcripts=args.transcripts, encoders=encoders,
                             stand_in_heads=stand_in)
     res = run_ingest_bench(cfg)

@@ -100,8 +100,8 @@ class _Writer:
         self.failed: set[str] = set()
         self.to_mark: list[tuple[str, str, int, dict[str, Any]]] = []
         self.cfg = opts.fingerprint()
-        self.last_flush = time.monotonic()
-        self.max_wait = 20.0  # seconds a unit may wait in a part-full buffer before it is written
+        self.since: dict[tuple[str, str], float] = {}  # when each buffer got its oldest unit
+        self.max_wait = 60.0  # seconds a unit may wait in a part-full buffer before it is written
 
     def batch_size(self, channel: str) -> int:
         return {"text": self.opts.text_batch, "image": self.opts.image_batch}.get(channel, self.opts.audio_batch)
@@ -110,18 +110,20 @@ class _Writer:
         src = ex.job.source
         self.pending[src] = len(ex.items)
         self.done[src] = ex
+        now = time.monotonic()
         for unit, payload in ex.items:
             self.buffers[(unit.modality, unit.channel)].append((unit, payload))
+            self.since.setdefault((unit.modality, unit.channel), now)
         if not ex.items:
             self._commit(src)
             self.write_marks()
         for key in list(self.buffers):
-            if len(self.buffers[key]) >= self.batch_size(key[1]):
-                self.flush(key)
-        if time.monotonic() - self.last_flush > self.max_wait:
-            self.flush_all()
+            full = len(self.buffers[key]) >= self.batch_size(key[1])
+            if full or time.monotonic() - self.since.get(key, now) > self.max_wait:
+                self.flush(key)  # a part-full buffer only once its oldest unit waited max_wait
 
     def flush(self, key: tuple[str, str]) -> None:
+        self.since.pop(key, None)
         items = [(u, p) for u, p in self.buffers.pop(key, []) if u.source not in self.failed]
         if not items:
             return
@@ -189,7 +191,6 @@ class _Writer:
     def flush_all(self) -> None:
         for key in list(self.buffers):
             self.flush(key)
-        self.last_flush = time.monotonic()
 
 
 def _tasks(jobs: list[Job], opts: IngestOptions, images_per_task: int = 16) -> list[list[Job]]:
