@@ -170,3 +170,31 @@ def check_dataclass_fields(obj: Any) -> None:
                 if isinstance(v, float) and not math.isfinite(v):
                     raise UserError(f"setting {f.name}[{k!r}] must be a finite number, not {v!r}")
         setattr(obj, f.name, coerced)
+
+
+REQUEST_PATH_FIELDS = {"store": "MMRAG_STORE", "chroma_url": "MMRAG_CHROMA_URL", "media_root": "MMRAG_MEDIA_ROOT"}
+
+
+def server_mode() -> bool:
+    """True inside a LangGraph API server (`langgraph dev` / `langgraph up`), or when
+    `MMRAG_SERVER_MODE=1`; `MMRAG_SERVER_MODE=0` turns it off."""
+    import sys
+
+    flag = os.environ.get("MMRAG_SERVER_MODE")
+    if flag in ("0", "1"):
+        return flag == "1"
+    return "langgraph_api" in sys.modules
+
+
+def check_request_paths(ctx: Any) -> None:
+    """In server mode a request may not point the graph at local paths or other servers: `store`,
+    `chroma_url` and `media_root` must be what the server's environment says (MMRAG_STORE,
+    MMRAG_CHROMA_URL, MMRAG_MEDIA_ROOT), unless the operator sets MMRAG_ALLOW_REQUEST_PATHS=1."""
+    if not server_mode() or os.environ.get("MMRAG_ALLOW_REQUEST_PATHS") == "1":
+        return
+    for name, env_name in REQUEST_PATH_FIELDS.items():
+        value = getattr(ctx, name, None)
+        allowed = os.environ.get(env_name) or (".mmrag" if name == "store" else None)
+        if value and value != allowed:
+            raise UserError(f"server mode: {name} is set by the server ({env_name}), not by a request "
+                            "(the operator may allow it with MMRAG_ALLOW_REQUEST_PATHS=1)")

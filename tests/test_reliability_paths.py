@@ -147,3 +147,25 @@ def test_ingestion_follows_links_when_told(linked_root: dict[str, Path], tmp_pat
            transcripts=False)
     records = snapshot(tmp_path / "store").records
     assert {"docs/inside.txt", "docs/link.txt", "linked_dir/more.txt"} <= set(records)
+
+
+def test_server_mode_requests_cannot_choose_store_or_media_paths(store_dir: Path, tmp_path: Path, watch: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmrag.graph.graph import build_graph
+
+    other = tmp_path / "other-store"
+    other.mkdir()
+    monkeypatch.setenv("MMRAG_SERVER_MODE", "1")
+    monkeypatch.setenv("MMRAG_STORE", str(store_dir))
+    monkeypatch.delenv("MMRAG_CHROMA_URL", raising=False)
+    graph = build_graph()
+    base = {"encoders": HASH_ENCODERS, "generator": "extractive", "decomposer": "rules", "max_hops": 0}
+    msg = {"messages": [HumanMessage(content="when does the ferry leave")]}
+    seen = watch(other)
+    for bad in ({"store": str(other)}, {"media_root": "/"}, {"chroma_url": "http://127.0.0.1:1"}):
+        with pytest.raises(UserError, match="server mode"):
+            graph.invoke(msg, context={**base, **bad})
+    assert seen == [] and list(other.iterdir()) == []  # nothing opened or created there
+    assert graph.invoke(msg, context=base)["citations"]  # the server's own store still answers
+    monkeypatch.setenv("MMRAG_SERVER_MODE", "0")  # the CLI and the Python API may choose their store
+    assert graph.invoke(msg, context={**base, "store": str(store_dir)})["citations"]
