@@ -22,7 +22,7 @@ from mmrag.graph.context import Context
 from mmrag.graph.fusion import aggregate_entities, fuse
 from mmrag.graph.generate import extractive_answer, leading_entity, llm_answer, make_chat_model, select_evidence
 from mmrag.graph.evidence_guard import guard_evidence
-from mmrag.validation import clean_question
+from mmrag.validation import check_request_paths, clean_question
 from mmrag.graph.models import FusedItem, SubQuery, dump
 from mmrag.graph.state import RetrieveInput, State
 from mmrag.schemas import Hit
@@ -43,7 +43,9 @@ def _progress(event: dict[str, Any]) -> None:
 
 
 def ctx_of(runtime: Runtime[Context] | None) -> Context:
-    return Context.from_any(getattr(runtime, "context", None))
+    ctx = Context.from_any(getattr(runtime, "context", None))
+    check_request_paths(ctx)  # server mode: no store/media paths from requests (mmrag.validation)
+    return ctx
 
 
 def _secs(t0: float) -> float:
