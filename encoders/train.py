@@ -88,7 +88,7 @@ def fit(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         score = dev_score(head)
         history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 4), "dev": round(score, 4)})
         print(f"  epoch {epoch:2d} loss {np.mean(losses):.4f} dev {score:.4f}", flush=True)
