@@ -224,8 +224,9 @@ def reformulate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         searched = {sq.modality for sq in subs}
         for m in ctx.modalities:
             if m not in searched and question:
+                stands_for = unmet or [g for sq in subs for g in sq.groups()]  # extras add no new need
                 new.append(SubQuery(text=dec._clean(question), modality=m, reason="widened", hop=hop,  # type: ignore[arg-type]
-                                    group="|".join(dict.fromkeys(unmet))))
+                                    group="|".join(dict.fromkeys(stands_for))))
     if not new and ctx.llm_configured:
         try:
             found = [f"{f.modality} {f.source}: {(f.hit.text or '')[:120]} (score {f.raw_score:.2f})" for f in fused[:5]]

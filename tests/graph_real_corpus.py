@@ -65,18 +65,19 @@ def build_corpus(root: Path) -> Path:
     return root
 
 
-def trained_encoders_ready() -> bool:
-    """Whether engineer B's trained image/audio heads ship (the real default encoders)."""
-    w = REPO / "encoders" / "weights"
-    return (w / "image.safetensors").exists() and (w / "audio.safetensors").exists()
+def trained_head(channel: str) -> bool:
+    """Whether engineer B's trained head for `channel` ("image"/"audio") ships."""
+    return (REPO / "encoders" / "weights" / f"{channel}.safetensors").exists()
 
 
 def encoders() -> dict[str, str]:
-    """The real defaults when their heads exist; otherwise MiniLM text/OCR with hashed image/audio
-    channels (so text, OCR and loudness still run for real, pixels and sounds do not)."""
-    if trained_encoders_ready():
-        return {"text": "minilm", "image": "effnet-translator", "audio": "whisper-translator"}
-    return {"text": "minilm", "image": "hash-image", "audio": "hash-audio"}
+    """Per channel: the real default encoder where its trained head ships; otherwise a hashed
+    stand-in (text and OCR always use the real MiniLM; loudness is always measured for real)."""
+    return {
+        "text": "minilm",
+        "image": "effnet-translator" if trained_head("image") else "hash-image",
+        "audio": "whisper-translator" if trained_head("audio") else "hash-audio",
+    }
 
 
 def build_store(corpus: Path, store: Path) -> dict:
