@@ -14,6 +14,8 @@ from mmrag.graph.context import Context
 from mmrag.graph.graph import build_graph, graph
 from mmrag.graph.rag import MultimodalRAG
 
+pytestmark = pytest.mark.integration  # chromadb on disk (hash encoders, no model)
+
 CROSS = "Which cafe is quiet, has natural light and serves a vegan brunch?"
 HOP = "How often must the thing on the label be swapped?"
 

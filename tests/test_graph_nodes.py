@@ -77,6 +77,7 @@ def test_fan_out_sends_one_branch_per_modality_of_the_current_hop():
     assert nodes.route_after_reformulate({"hops": 2, "sub_queries": []}, rt()) == "generate"
 
 
+@pytest.mark.integration  # chromadb on disk
 def test_retrieve_branch_applies_filters(store_path):
     payload = {"modality": "audio", "sub_queries": [sq("quiet room", "audio", filters=["loudness_db < -40"])],
                "query_image": None, "query_audio": None}
