@@ -131,6 +131,9 @@ def retrieve(payload: RetrieveInput, runtime: Runtime[Context]) -> dict[str, Any
     modality = payload["modality"]
     store = get_store(ctx.store, ctx.chroma_url, ctx.encoders or None)
     retriever = ModalityRetriever(modality, store, local=False)  # type: ignore[arg-type]
+    retriever.warm_up()  # the client and models load once per process: timed apart
+    warm = _secs(t0)
+    t0 = time.perf_counter()
     found: list[Hit] = []
     best: dict[str, float] = {}
     for raw in payload["sub_queries"]:
@@ -146,7 +149,7 @@ def retrieve(payload: RetrieveInput, runtime: Runtime[Context]) -> dict[str, Any
         found.extend(h.model_copy(update={"query": sq.label()}) for h in got)
     return {
         "hits": {modality: [h.model_dump(mode="json") for h in found]}, "sub_query_best": best,
-        "timings": {f"retrieve:{modality}": _secs(t0)},
+        "timings": {f"warm_up:{modality}": warm, f"retrieve:{modality}": _secs(t0)},
     }
 
 

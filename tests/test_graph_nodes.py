@@ -201,3 +201,21 @@ def test_text_only_prompt_is_a_plain_string():
     items = [FusedItem.model_validate(f) for f in _gen_state()["fused"]]
     msgs = build_messages("brunch?", number_evidence(items), Context(send_images=False), unsure_note="be unsure")
     assert isinstance(msgs[1].content, str) and "<<<DATA" in msgs[1].content and msgs[1].content.endswith("be unsure")
+
+
+@pytest.mark.integration  # chromadb on disk
+def test_missing_collections_are_skipped_without_building_their_encoder(tmp_path):
+    from mmrag.encoders import get_encoder
+    from mmrag.schemas import Unit
+    from mmrag.stores import VectorStore
+    from mmrag.tools.retrieval import ModalityRetriever, RetrievalInput, get_store
+
+    vs = VectorStore(path=tmp_path / "s", encoders={"text": "hash-text"})
+    unit = Unit(id="u", modality="text", channel="text", kind="chunk", source="a.txt", source_hash="h",
+                media_type="text/plain", text="hello world")
+    vs.upsert([unit], get_encoder("hash-text").embed_text(["hello world"]))
+    store = get_store(str(tmp_path / "s"), encoders={"image": "no-such-encoder"})
+    image = ModalityRetriever("image", store)
+    image.warm_up()
+    assert image.channels() == [] and image.retrieve(RetrievalInput(query="hello")) == []
+    assert [h.source for h in ModalityRetriever("text", store).retrieve(RetrievalInput(query="hello"))] == ["a.txt"]

@@ -177,9 +177,6 @@ class ModalityRetriever:
         self.store = store
         self.local = local
 
-    def warm_up(self) -> None:
-        _ = self.store.client
-
     def _media(self, req: RetrievalInput) -> tuple[str, bytes] | None:
         if req.path:
             if not self.local:
@@ -208,12 +205,21 @@ class ModalityRetriever:
             return enc.embed_audio([decode_audio(data)])
         return None  # a media query only searches its own channel
 
+    def channels(self) -> list[Channel]:
+        """This modality's channels that have a collection in the store (others are not embedded)."""
+        names = {c.name if hasattr(c, "name") else str(c) for c in self.store.client.list_collections()}
+        return [ch for ch in CHANNELS_OF[self.modality] if f"{self.modality}-{ch}" in names]
+
+    def warm_up(self) -> None:
+        for ch in self.channels():
+            self.store.encoder(ch).warm_up()
+
     def retrieve(self, request: RetrievalInput) -> list[Hit]:
         media = self._media(request)
         where = build_where(request.filters, request.entity, request.time_start, request.time_end)
         label = request.query or f"<{media[0] if media else 'media'}>"
         unit_hits: list[Hit] = []
-        for channel in CHANNELS_OF[self.modality]:
+        for channel in self.channels():
             emb = self._embed(channel, request, media)
             if emb is None:
                 continue
