@@ -63,6 +63,11 @@ class DemoResult(BaseModel):
 
 
 FALLBACK = {"image": "hash-image", "audio": "hash-audio"}
+# The demo's run configuration. The city guide is tiny (5 places, k=5 per sub-query), so every
+# retrieved item is kept (no similarity floor) and per-modality min-max normalisation ranks them.
+# This matters for "quiet": the loudness filter (loudness_db < -40), not a similarity, is what shows
+# a room is quiet, and the one recording that passes it has a near-zero text-to-sound similarity.
+DEMO_CONTEXT: dict[str, Any] = {"min_score": -1.0}
 
 
 def missing_encoders() -> dict[str, str]:
@@ -170,7 +175,7 @@ def run_demo(store: str | Path | None = None, rebuild: bool = False, question: s
     built, ingest_s = build_store(store_path, rebuild, encoders, progress, **ingest_opts)
     t0 = time.perf_counter()
     rag = MultimodalRAG(store=str(store_path), encoders=dict(encoders) if encoders else None,
-                        **{"media_root": str(city_guide_dir()), **(context or {})})
+                        **{"media_root": str(city_guide_dir()), **DEMO_CONTEXT, **(context or {})})
     thread = uuid.uuid4().hex
     answer = rag.ask(question, thread_id=thread)
     state = rag.graph.get_state({"configurable": {"thread_id": thread}}).values
