@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mmrag.design_rules import CONSTRAINTS, CUES, DOMAINS, FINE_GRAINED, KB_WORDS, QUERY_VERBS, has_cue, sentences
+from mmrag.design_rules import CONSTRAINTS, CUES, DOMAINS, FINE_GRAINED, KB_WORDS, MEASURE, QUERY_VERBS, has_cue, sentences
 from mmrag.errors import UserError
 from mmrag.schemas import Channel, Modality
 
@@ -246,6 +246,7 @@ def design_rules(spec: str) -> Design:
     if strict:
         gates.append("sensitivity for urgent cases >= 0.95 at the chosen abstention threshold, reviewed by clinicians")
     notes = [f"Query modalities: {', '.join(media_query + ['text'])}; knowledge base: {', '.join(kb)}."]
+    notes += sorted({f"Measure, do not embed: {MEASURE[w]}." for w in MEASURE if has_cue(spec, (w if " " in w else w + "$",))})
     if len(media_query) >= 2:
         notes.append("Several media in one query: run one sub-query per medium and fuse late, never average their embeddings.")
     return Design(title=_title(spec), domain=a["domain"], entity=entity, risk=risk,

@@ -49,6 +49,15 @@ CONSTRAINTS: dict[str, tuple[str, str]] = {
     "noisy": ("loudness_db > -25", "noise level is measured, not embedded"),
 }
 
+# measurable properties with no filter field in the engine yet: phrase -> advice for the design notes
+MEASURE: dict[str, str] = {
+    "natural light": "brightness: compute mean luminance per photo/keyframe at ingestion and filter on it",
+    "bright": "brightness: compute mean luminance per photo/keyframe at ingestion and filter on it",
+    "dark": "brightness: compute mean luminance per photo/keyframe at ingestion and filter on it",
+    "price": "price: keep it as structured metadata and filter, never embed numbers",
+    "under": "numeric limits (price, size, age): structured metadata filters",
+}
+
 FINE_GRAINED = ("outfit", "fashion", "dress", "colour", "color", "pattern", "lesion", "rash",
                 "wound", "skin", "part number", "model number", "texture", "crack", "corrosion")
 

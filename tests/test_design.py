@@ -48,12 +48,14 @@ def test_spec_specific_choices() -> None:
     trip = design_rules((SPECS / "trip_planning.md").read_text())
     assert "loudness_db < -40" in trip.fusion.filters  # "quiet" is measured, not embedded
     assert trip.fusion.entity_composite
+    assert any("luminance" in n for n in trip.notes)  # "natural light" is measured from pixels
     med = design_rules((SPECS / "medical_triage.md").read_text())
     assert med.risk == "high" and med.generator.confidence_threshold > trip.generator.confidence_threshold
     assert any("sensitivity" in g for g in med.evaluation.gates)
     assert "image" in {m.modality for m in med.modalities if "text" in m.channels}  # OCR of forms
     shop = design_rules((SPECS / "ecommerce_outfits.md").read_text())
     assert shop.fusion.weights.get("image", 1.0) > 1.0  # colour/pattern: the photo matters most
+    assert any("price" in n for n in shop.notes) and not any("price" in n for n in trip.notes)
     field = design_rules((SPECS / "field_service.md").read_text())
     assert any("never average" in n for n in field.notes)  # two media in one query: late fusion
 
