@@ -123,6 +123,7 @@ class VectorStore:
         self._client: Any = None
         self._collections: dict[str, Any] = {}
         self._missing: dict[str, float] = {}  # name -> when a lookup found no such collection
+        self._names: tuple[float, set[str]] = (-1e9, set())  # (when listed, collection names)
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -183,6 +184,18 @@ class VectorStore:
                 )
         self._collections[name] = coll
         return coll
+
+    def has_collection(self, modality: Modality, channel: Channel) -> bool:
+        """Whether the collection exists, without building its encoder; the names are listed at most
+        once every MISSING_TTL_S (a question asks this for every modality)."""
+        name = collection_name(modality, channel)
+        if name in self._collections:
+            return True
+        when, names = self._names
+        if time.monotonic() - when >= MISSING_TTL_S:
+            names = {c.name if hasattr(c, "name") else str(c) for c in self.client.list_collections()}
+            self._names = (time.monotonic(), names)
+        return name in names
 
     def existing(self) -> list[tuple[Modality, Channel, Any]]:
         """Collections that exist in the store (without creating any)."""
