@@ -207,8 +207,8 @@ class ModalityRetriever:
 
     def channels(self) -> list[Channel]:
         """This modality's channels that have a collection in the store (others are not embedded)."""
-        names = {c.name if hasattr(c, "name") else str(c) for c in self.store.client.list_collections()}
-        return [ch for ch in CHANNELS_OF[self.modality] if f"{self.modality}-{ch}" in names]
+        # the store caches the names briefly: no list_collections() round trip per question and modality
+        return [ch for ch in CHANNELS_OF[self.modality] if self.store.has_collection(self.modality, ch)]
 
     def warm_up(self) -> None:
         for ch in self.channels():
