@@ -96,12 +96,26 @@ def load_keyframes(path: str, n: int = VIDEO_FRAMES) -> list[Any]:
     return frames
 
 
+def text_model(encoder: Encoder) -> str | None:
+    """The text model behind `embed_text`, when the config names it: encoders whose text side is the
+    same model (MiniLM itself, and the translators that embed queries with it) share one text cache."""
+    cfg = encoder.config()
+    if cfg.get("text_model"):  # the translators: MiniLM via a MiniLMEncoder of their own
+        inner = getattr(encoder, "_text", None)
+        return f"{cfg['text_model']}@{getattr(inner, 'max_seq_length', 256)}"
+    if cfg.get("channel") == "text" and cfg.get("model") and "max_seq_length" in cfg:
+        return f"{cfg['model']}@{cfg['max_seq_length']}"
+    return None
+
+
 class EmbeddingCache:
     """A dict of key -> vector per encoder, persisted as one .npz file."""
 
     def __init__(self, encoder: Encoder, kind: str) -> None:
         fp = config_fingerprint(encoder.config())
         self.path = cache_root() / f"{encoder.name}-{fp}" / f"{kind}.npz"
+        if kind == "text" and text_model(encoder):
+            self.path = cache_root() / f"text-{config_fingerprint({'model': text_model(encoder)})}" / "text.npz"
         self._data: dict[str, np.ndarray] = {}
         if self.path.exists():
             with np.load(self.path, allow_pickle=False) as z:

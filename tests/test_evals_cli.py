@@ -55,3 +55,18 @@ def test_bad_input_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "retrieval", "--bench", "audiocaps", "--split", "train", "--encoders", HASH]) == 2
     assert main(["eval", "retrieval", "--bench", "flickr8k", "--encoders", "image=nope"]) == 2
     assert "not registered" in capsys.readouterr().err
+
+
+def test_encoders_with_the_same_text_model_share_the_text_cache() -> None:
+    from mmrag.encoders import get_encoder
+    from mmrag.encoders.hashing import HashEncoder
+    from mmrag.evals.embed import EmbeddingCache
+
+    class Translatorish(HashEncoder):
+        def config(self) -> dict:
+            return {**super().config(), "text_model": "sentence-transformers/all-MiniLM-L6-v2"}
+
+    minilm, other = get_encoder("minilm"), Translatorish(channel="image")
+    assert EmbeddingCache(minilm, "text").path == EmbeddingCache(other, "text").path
+    assert EmbeddingCache(other, "image").path != EmbeddingCache(HashEncoder(channel="image"), "image").path
+    assert EmbeddingCache(get_encoder("hash-text"), "text").path != EmbeddingCache(minilm, "text").path
