@@ -272,14 +272,27 @@ def validate(d: Design) -> None:
 def design_llm(spec: str, model: str, base_url: str | None = None, api_key: str | None = None) -> Design:
     from langchain_openai import ChatOpenAI
 
-    llm = ChatOpenAI(model=model, base_url=base_url, api_key=api_key or "not-needed", temperature=0, timeout=120, max_retries=0)
-    system = skill_text() + "\n\nFill every field of the Design. Use only encoders: " + ", ".join(ENCODERS.values()) + "."
-    d = llm.with_structured_output(Design).invoke([("system", system), ("human", spec)])
-    if not isinstance(d, Design):
-        d = Design.model_validate(d)
-    validate(d)
-    d.designer = f"llm ({model})"
-    return d
+    timeout = float(os.environ.get("MMRAG_LLM_TIMEOUT") or 120)  # per attempt
+    llm = ChatOpenAI(model=model, base_url=base_url, api_key=api_key or "not-needed", temperature=0, timeout=timeout,
+                     max_retries=0, max_tokens=2500)
+    system = skill_text() + "\n\nAnswer with one JSON object, a Design, filling every field. Use only encoders: " \
+        + ", ".join(ENCODERS.values()) + "."
+    errors = []
+    # servers differ in what they accept (llama.cpp's rejects response_format json_schema): try each way
+    for method in ("json_schema", "function_calling", "json_mode"):
+        try:
+            d = llm.with_structured_output(Design, method=method).invoke([("system", system), ("human", spec)])
+        except Exception as exc:  # noqa: BLE001 - the next method, then the rules
+            errors.append(f"{method}: {type(exc).__name__}: {str(exc)[:100]}")
+            continue
+        if d is None:
+            errors.append(f"{method}: no structured output")
+            continue
+        d = d if isinstance(d, Design) else Design.model_validate(d)
+        validate(d)
+        d.designer = f"llm ({model}, {method})"
+        return d
+    raise RuntimeError("; ".join(errors))
 
 
 def design_from_spec(spec: str, llm_model: str | None = None, llm_base_url: str | None = None, llm_api_key: str | None = None) -> Design:

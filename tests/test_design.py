@@ -105,7 +105,7 @@ def _fake_chat(result: Any) -> type:
         def __init__(self, **kwargs: Any) -> None:
             assert kwargs["model"] == "fake-model"
 
-        def with_structured_output(self, schema: type) -> _FakeStructured:
+        def with_structured_output(self, schema: type, method: str = "json_schema") -> _FakeStructured:
             assert schema is Design
             return _FakeStructured(result)
 
@@ -119,7 +119,7 @@ def test_llm_design_used_when_configured(monkeypatch: pytest.MonkeyPatch) -> Non
     llm_design = design_rules(spec).model_copy(update={"domain": "field service (llm)"})
     monkeypatch.setattr(langchain_openai, "ChatOpenAI", _fake_chat(llm_design.model_dump()))
     d = design_from_spec(spec, llm_model="fake-model", llm_base_url="http://127.0.0.1:9/v1")
-    assert d.designer == "llm (fake-model)" and d.domain == "field service (llm)"
+    assert d.designer == "llm (fake-model, json_schema)" and d.domain == "field service (llm)"
 
 
 @pytest.mark.parametrize("failure", ["error", "unknown-encoder"])
@@ -138,8 +138,11 @@ def test_llm_failure_falls_back_to_rules(monkeypatch: pytest.MonkeyPatch, failur
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_real_local_llm_designs_or_falls_back(llm_server: Any, tmp_path: Path) -> None:
-    """SmolLM2-135M behind llama.cpp: a valid design either way, labelled with who made it."""
+def test_real_local_llm_designs_or_falls_back(llm_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SmolLM2-135M behind llama.cpp: a valid design either way, labelled with who made it.
+    (llama.cpp's server rejects response_format json_schema; the 135M model is too slow and too
+    small to fill a Design within the per-attempt timeout, so today this exercises the fallback.)"""
+    monkeypatch.setenv("MMRAG_LLM_TIMEOUT", "15")
     spec = (SPECS / "ecommerce_outfits.md").read_text()
     d = design_from_spec(spec, llm_model=llm_server.model, llm_base_url=llm_server.base_url)
     assert d.designer.startswith("llm (") or d.designer.startswith("rules (llm failed")
