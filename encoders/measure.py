@@ -138,7 +138,7 @@ def measure_speed(weights: Path) -> dict[str, Any]:
             load_head(weights / name)
             loads.append({"head": name, "seconds": round(time.perf_counter() - t, 4),
                           "bytes": (weights / name).stat().st_size})
-    imgs = [Image.open(ds.data_root() / "flickr8k" / "images" / n) for n in ds.flickr_split("test")[:64]]
+    imgs = [Image.open(ds.data_root() / "flickr8k" / "images" / n) for n in ds.flickr_split("test")[:32]]
     thr = {}
     for bb in ("lite0", "lite2", "lite0+lite2"):
         from .effnet import EffNetFeatures, parse_backbones, preprocess
