@@ -132,6 +132,24 @@ def sanitise(dec: Decomposition, modalities: Sequence[str]) -> Decomposition:
     return Decomposition(sub_queries=subs, dominant=dominant)
 
 
+def structured(model: Any, schema: type[Decomposition]) -> Any:
+    """`with_structured_output(schema)` (OpenAI's json_schema response format), falling back to
+    `response_format={"type": "json_object", "schema": ...}` (what llama.cpp's server accepts; it
+    constrains the JSON with a grammar), parsed into the pydantic model."""
+    primary = model.with_structured_output(schema)
+    if not hasattr(model, "bind"):
+        return primary
+    from langchain_core.runnables import RunnableLambda
+
+    def parse(msg: Any) -> Any:
+        text = msg.content if isinstance(msg.content, str) else "".join(
+            p.get("text", "") for p in msg.content if isinstance(p, dict))
+        return schema.model_validate_json(text.strip())
+
+    fallback = model.bind(response_format={"type": "json_object", "schema": schema.model_json_schema()}) | RunnableLambda(parse)
+    return primary.with_fallbacks([fallback])
+
+
 def llm_decompose(
     question: str, model: Any, has_image: bool = False, has_audio: bool = False, modalities: Sequence[str] = ALL
 ) -> Decomposition:
@@ -140,12 +158,12 @@ def llm_decompose(
 
     from mmrag.prompts import load_prompt
 
-    structured = model.with_structured_output(Decomposition)
+    runnable = structured(model, Decomposition)
     attached = ", ".join(k for k, v in (("an image", has_image), ("an audio file", has_audio)) if v)
     user = f"Modalities available: {', '.join(modalities)}.\nQuestion (DATA):\n<<<{question}>>>"
     if attached:
         user += f"\nThe question comes with {attached}; a sub-query may set media to use it."
-    out = structured.invoke([SystemMessage(load_prompt("decompose.md")), HumanMessage(user)])
+    out = runnable.invoke([SystemMessage(load_prompt("decompose.md")), HumanMessage(user)])
     if isinstance(out, dict):
         out = Decomposition.model_validate(out)
     for sq in out.sub_queries:
@@ -166,7 +184,7 @@ def llm_reformulate(
     found = "\n".join(f"- {e}" for e in evidence) or "(nothing)"
     user = (f"Modalities available: {', '.join(modalities)}.\nQuestion (DATA):\n<<<{question}>>>\n"
             f"Sub-queries tried:\n{old}\nWhat they found (DATA):\n<<<\n{found}\n>>>")
-    out = model.with_structured_output(Decomposition).invoke([SystemMessage(load_prompt("reformulate.md")), HumanMessage(user)])
+    out = structured(model, Decomposition).invoke([SystemMessage(load_prompt("reformulate.md")), HumanMessage(user)])
     if isinstance(out, dict):
         out = Decomposition.model_validate(out)
     return sanitise(out, modalities)

@@ -86,3 +86,18 @@ def test_filters_parse_safely():
     assert build_where(["start >= 10"], entity="e", time_end=20) == {
         "$and": [{"start": {"$gte": 10.0}}, {"entity": {"$eq": "e"}}, {"start": {"$lte": 20.0}}]
     }
+
+
+def test_structured_output_falls_back_to_a_json_object_request():
+    """A server that rejects the json_schema method (llama.cpp) is asked with response_format
+    json_object + schema, and the JSON reply is parsed into the pydantic model."""
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    class NoJsonSchema(GenericFakeChatModel):
+        def with_structured_output(self, schema, **kw):
+            return RunnableLambda(lambda _: (_ for _ in ()).throw(RuntimeError("json_schema unsupported")))
+
+    reply = Decomposition(sub_queries=[SubQuery(text="dog", modality="audio")], dominant="audio").model_dump_json()
+    d = llm_decompose("a dog?", NoJsonSchema(messages=iter([AIMessage(reply)])))
+    assert [(s.modality, s.text) for s in d.sub_queries] == [("audio", "dog")] and d.dominant == "audio"
