@@ -120,8 +120,9 @@ def test_structured_decomposition_parses_server_json(llm_server: Any) -> None:
 
 
 def test_invalid_json_from_the_tiny_model_falls_back_to_rules(llm_server: Any, tiny_store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Invalid path: SmolLM2-135M in JSON mode writes JSON that is not a Decomposition; the decompose
-    node falls back to the rule-based decomposer and says why."""
+    """Invalid path: SmolLM2-135M in JSON mode, cut off at 12 tokens, writes JSON that is not a
+    Decomposition (whatever structured-output method the decomposer tries); the decompose node falls
+    back to the rule-based decomposer and says why."""
     from langchain_openai import ChatOpenAI
 
     from mmrag.graph import nodes
@@ -132,11 +133,11 @@ def test_invalid_json_from_the_tiny_model_falls_back_to_rules(llm_server: Any, t
             return super().with_structured_output(schema, method="json_mode")
 
     model = JSONModeChat(model=llm_server.model, base_url=llm_server.base_url, api_key="local", temperature=0,
-                         max_retries=0, timeout=180, extra_body={"max_tokens": 160})  # fmt: skip
+                         max_retries=0, timeout=180, extra_body={"max_tokens": 12})  # fmt: skip
     monkeypatch.setattr(nodes, "make_chat_model", lambda ctx, streaming=False: model)
     ctx = ctx_for(llm_server, tiny_store_dir, generator="extractive", decomposer="llm")
     out = graph.invoke({"messages": [{"role": "user", "content": "Where can I hear a quiet dog?"}]}, context=ctx)
-    assert out["decomposer"].startswith("rules (llm failed: OutputParserException"), out["decomposer"]
+    assert out["decomposer"].startswith("rules (llm failed"), out["decomposer"]
     assert any(sq["modality"] == "audio" for sq in out["sub_queries"]), out["sub_queries"]
     assert out["answer"].strip()
 
