@@ -76,8 +76,22 @@ def smollm2_path() -> Path:
     return path
 
 
+def _detach_and_die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Child side of Popen: own session (so stop() can signal the whole group), and SIGTERM when
+    the parent dies (Linux PR_SET_PDEATHSIG), so a killed test run never leaves a server behind."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
 class ManagedServer:
-    """A server child process: started in its own process group, polled until ready, always reaped."""
+    """A server child process: started in its own process group, polled until ready, always reaped.
+    It also gets SIGTERM if the process that started it dies (start it from a long-lived thread)."""
 
     def __init__(
         self,
@@ -108,7 +122,8 @@ class ManagedServer:
         log = open(self.log_path, "wb")  # noqa: SIM115 - the child keeps it
         try:
             self.proc = subprocess.Popen(
-                self.cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd, start_new_session=True
+                self.cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd,
+                preexec_fn=_detach_and_die_with_parent,  # noqa: PLW1509 - setsid + prctl only
             )
         finally:
             log.close()
