@@ -228,9 +228,10 @@ def run_scale(cfg: ScaleConfig) -> dict[str, Any]:
     path = Path(cfg.path or tempfile.mkdtemp(prefix="mmrag-scale-"))
     work = Path(tempfile.mkdtemp(prefix="mmrag-scale-work-"))
     marker = path / "bench-build.json"
-    key = cfg.model_dump(exclude={"ef_search", "repeat", "reuse", "queries", "path", "milestones"})
+    skip = {"ef_search", "repeat", "reuse", "queries", "path", "milestones", "progress_out"}
+    key = cfg.model_dump(exclude=skip)
     prev = json.loads(marker.read_text()) if cfg.reuse and marker.exists() else None
-    reuse = bool(prev and prev.get("key") == key)
+    reuse = bool(prev and {k: v for k, v in prev.get("key", {}).items() if k not in skip} == key)
     sizes = [cfg.n] if reuse else sorted({m for m in cfg.milestones if 0 < m < cfg.n} | {cfg.n})
     steps: list[dict[str, Any]] = []
     np.save(work / "queries.npy", Q)
