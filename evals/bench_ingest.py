@@ -186,10 +186,13 @@ def bench_kind(kind: str, files: list[Path], cfg: IngestBenchConfig, encoders: d
     warm = stage(files[:2], work / f"warm-{kind}")  # first-run costs (imports, pools) are not timed
     run_pipeline(warm, work / f"warm-pipe-{kind}", encoders, opts)
     run_serial(warm, work / f"warm-serial-{kind}", encoders, opts, transcriber)
-    pipe, serial = [], []
-    for r in range(cfg.repeat):
+    nfolder = stage(files[: cfg.naive_limit], work / f"naive-data-{kind}") if cfg.naive else None
+    pipe, serial, naive = [], [], []
+    for r in range(cfg.repeat):  # interleaved, so that a machine whose load drifts hits all three alike
         pipe.append(run_pipeline(folder, work / f"pipe-{kind}-{r}", encoders, opts))
         serial.append(run_serial(folder, work / f"serial-{kind}-{r}", encoders, opts, transcriber))
+        if nfolder is not None:
+            naive.append(run_naive(nfolder, work / f"naive-{kind}-{r}", encoders, opts, transcriber))
     amount = _media_amount(kind, pipe[0]["files"], pipe[0]["media_seconds"])
     pipe_s = median([p["s"] for p in pipe])
     floor_s = median([s["encode_s"] for s in serial])
@@ -202,9 +205,7 @@ def bench_kind(kind: str, files: list[Path], cfg: IngestBenchConfig, encoders: d
         "issues": pipe[0]["issues"],
     }
     out["serial_sum_s"] = out["decode_s"] + floor_s + out["write_s"]
-    if cfg.naive:
-        nfolder = stage(files[: cfg.naive_limit], work / f"naive-data-{kind}")
-        naive = [run_naive(nfolder, work / f"naive-{kind}-{r}", encoders, opts, transcriber) for r in range(cfg.repeat)]
+    if nfolder is not None:
         probe = run_pipeline(nfolder, work / f"naive-probe-{kind}", encoders, opts)  # amount in the subset
         n_amount = _media_amount(kind, probe["files"], probe["media_seconds"])
         naive_s = median([n["s"] for n in naive])
