@@ -82,6 +82,7 @@ class Transcriber:
                 beam_size=cfg.beam_size,
                 vad_filter=cfg.vad_filter,
                 condition_on_previous_text=False,
+                temperature=0.0,  # greedy only: no sampled fallback, so reruns give the same units
                 without_timestamps=False,
             )
             segs = list(segs)
