@@ -111,7 +111,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    stats = _open(args).stats()
+    from .chroma_store import EncoderMismatch
+
+    try:
+        stats = _open(args).stats()
+    except EncoderMismatch as exc:  # e.g. a retrained head since the store was written
+        raise UserError(str(exc)) from exc
     if args.json:
         print(json.dumps(stats, indent=2, sort_keys=True))
         return 0
