@@ -208,7 +208,11 @@ class ModalityRetriever:
     def channels(self) -> list[Channel]:
         """This modality's channels that have a collection in the store (others are not embedded)."""
         # the store caches the names briefly: no list_collections() round trip per question and modality
-        return [ch for ch in CHANNELS_OF[self.modality] if self.store.has_collection(self.modality, ch)]
+        # listing the names is a server round trip too: retried (and reported clearly) while it is down
+        return store_call(
+            lambda: [ch for ch in CHANNELS_OF[self.modality] if self.store.has_collection(self.modality, ch)],
+            self.store,
+        )
 
     def warm_up(self) -> None:
         for ch in self.channels():
