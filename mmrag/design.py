@@ -269,12 +269,16 @@ def validate(d: Design) -> None:
         raise ValueError("the design has no modalities")
 
 
-def design_llm(spec: str, model: str, base_url: str | None = None, api_key: str | None = None) -> Design:
+def design_llm(spec: str, model: str, base_url: str | None = None, api_key: str | None = None,
+               max_tokens: int = 2500) -> Design:
     from langchain_openai import ChatOpenAI
 
     timeout = float(os.environ.get("MMRAG_LLM_TIMEOUT") or 120)  # per attempt
     llm = ChatOpenAI(model=model, base_url=base_url, api_key=api_key or "not-needed", temperature=0, timeout=timeout,
-                     max_retries=0, max_tokens=2500)
+                     max_retries=0, max_tokens=max_tokens,
+                     # llama.cpp servers ignore max_completion_tokens (what langchain-openai sends): without
+                     # this, a client that timed out leaves the server generating for minutes
+                     extra_body={"max_tokens": max_tokens})
     system = skill_text() + "\n\nAnswer with one JSON object, a Design, filling every field. Use only encoders: " \
         + ", ".join(ENCODERS.values()) + "."
     errors = []
@@ -295,7 +299,8 @@ def design_llm(spec: str, model: str, base_url: str | None = None, api_key: str 
     raise RuntimeError("; ".join(errors))
 
 
-def design_from_spec(spec: str, llm_model: str | None = None, llm_base_url: str | None = None, llm_api_key: str | None = None) -> Design:
+def design_from_spec(spec: str, llm_model: str | None = None, llm_base_url: str | None = None, llm_api_key: str | None = None,
+                     llm_max_tokens: int = 2500) -> Design:
     """An LLM design when a model is configured (falling back to the rules on failure), else rules."""
     if not spec.strip():
         raise UserError("the spec is empty")
@@ -304,7 +309,7 @@ def design_from_spec(spec: str, llm_model: str | None = None, llm_base_url: str 
     key = llm_api_key or os.environ.get("MMRAG_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
     if model and (base or key):
         try:
-            return design_llm(spec, model, base, key)
+            return design_llm(spec, model, base, key, max_tokens=llm_max_tokens)
         except Exception as exc:  # any failure of the model or its output: the rules still answer
             d = design_rules(spec)
             d.designer = f"rules (llm failed: {type(exc).__name__}: {str(exc)[:160]})"
