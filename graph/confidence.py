@@ -38,6 +38,16 @@ def load_coefficients(fitted: bool = False, path: Path = CALIBRATION) -> dict[st
     return dict(DEFAULT_COEF)
 
 
+def evidence(
+    hits: Mapping[str, Sequence[Hit]], sub_queries: Sequence[SubQuery], min_score: float = MIN_SCORE
+) -> dict[str, list[Hit]]:
+    """Hits that count as evidence: those above `min_score`, and those found by a sub-query with
+    metadata filters (e.g. `loudness_db < -40` for "quiet"), which they passed: there the filter is
+    the evidence, and a quiet room tone's low similarity to "quiet ambient sound" says nothing."""
+    filtered = {sq.label() for sq in sub_queries if sq.filters}
+    return {m: [h for h in hs if h.score >= min_score or h.query in filtered] for m, hs in hits.items()}
+
+
 def signals(
     fused: Sequence[FusedItem],
     hits: Mapping[str, Sequence[Hit]],
@@ -56,7 +66,7 @@ def signals(
         margin = min(1.0, max(0.0, (lead.score - fused[1].score) / denom))
     else:
         margin = 1.0
-    hits = {m: [h for h in hs if h.score >= min_score] for m, hs in hits.items()}
+    hits = evidence(hits, sub_queries, min_score)
     searched = [m for m, hs in hits.items() if hs]
     if not searched:
         agreement = 0.0
@@ -71,7 +81,9 @@ def signals(
     for sq in sub_queries:
         needs.update(sq.groups())
         if best is not None and sq.key() in best:
-            ok = best[sq.key()] >= min_score
+            ok = best[sq.key()] >= min_score or (
+                bool(sq.filters) and any(h.query == sq.label() for h in hits.get(sq.modality, []))
+            )
         else:
             ok = any(h.query == sq.label() for h in hits.get(sq.modality, []))
         if ok:

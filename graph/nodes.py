@@ -17,7 +17,7 @@ from langgraph.types import Send
 from mmrag.errors import UserError
 from mmrag.graph import decompose as dec
 from mmrag.graph.citations import check_citations, number_evidence
-from mmrag.graph.confidence import confidence
+from mmrag.graph.confidence import confidence, evidence
 from mmrag.graph.context import Context
 from mmrag.graph.fusion import aggregate_entities, fuse
 from mmrag.graph.generate import extractive_answer, leading_entity, llm_answer, make_chat_model, select_evidence
@@ -166,7 +166,7 @@ def fuse_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Per-modality hits -> one fused ranking, and per-entity composite scores."""
     t0 = time.perf_counter()
     ctx = ctx_of(runtime)
-    hits = {m: [h for h in hs if h.score >= ctx.min_score] for m, hs in _hits(state).items()}
+    hits = evidence(_hits(state), _subs(state), ctx.min_score)
     q = _query_embedding(state.get("question") or "", ctx.fusion) if ctx.fusion in ("moe", "attention") else None
     fused = fuse(
         hits, ctx.fusion, weights=ctx.weights, dominant=state.get("dominant"), bias=ctx.dominant_bias,
@@ -217,7 +217,7 @@ def reformulate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if not new:  # relax filters that found nothing above the noise floor
         kept = []
         for sq in subs:
-            if sq.filters and not any(h.score >= ctx.min_score for h in hits.get(sq.modality, [])):
+            if sq.filters and not any(h.query == sq.label() for h in hits.get(sq.modality, [])):
                 new.append(sq.model_copy(update={"filters": [], "hop": hop, "reason": f"relaxed {sq.filters}"}))
             else:
                 kept.append(sq)
