@@ -32,8 +32,9 @@ from .reliability_files import make_corpus
 Log = Callable[[str], None]
 
 
-class CheckResult(BaseModel):
-    name: str
+class Counts(BaseModel):
+    """The report's counters: one check's, or summed over every check."""
+
     faults_injected: int = 0
     faults_survived: int = 0
     bad_files_tried: int = 0
@@ -42,20 +43,16 @@ class CheckResult(BaseModel):
     hostile_questions_tried: int = 0
     hostile_questions_handled: int = 0
     items_lost: int = 0
+
+
+class CheckResult(Counts):
+    name: str
     seconds: float = 0.0
     failures: list[str] = Field(default_factory=list, description="What went wrong, one line each.")
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-class ReliabilityReport(BaseModel):
-    faults_injected: int = 0
-    faults_survived: int = 0
-    bad_files_tried: int = 0
-    bad_files_reported: int = 0
-    crashes: int = 0
-    hostile_questions_tried: int = 0
-    hostile_questions_handled: int = 0
-    items_lost: int = 0
+class ReliabilityReport(Counts):
     checks: list[CheckResult] = Field(default_factory=list)
 
     @property
@@ -67,8 +64,7 @@ class ReliabilityReport(BaseModel):
 
     def add(self, check: CheckResult) -> None:
         self.checks.append(check)
-        for key in ("faults_injected", "faults_survived", "bad_files_tried", "bad_files_reported", "crashes",
-                    "hostile_questions_tried", "hostile_questions_handled", "items_lost"):
+        for key in Counts.model_fields:
             setattr(self, key, getattr(self, key) + getattr(check, key))
 
     def summary(self) -> dict[str, Any]:
