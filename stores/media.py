@@ -135,14 +135,21 @@ def _declared(container: Any, stream: Any) -> float | None:
     return None
 
 
+def _open_container(path: Path, what: str) -> Any:
+    """PyAV container of `path`; a file PyAV cannot open is a ReadError naming `what`."""
+    import av
+
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise ReadError(f"cannot open {what}: {exc}") from exc
+
+
 def decode_audio(path: Path, max_seconds: float, require: bool = True) -> Decoded | None:
     """The first audio stream, mono 16 kHz float32. None if there is none and not `require`."""
     import av
 
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise ReadError(f"cannot open media: {exc}") from exc
+    container = _open_container(path, "media")
     with container:
         if not container.streams.audio:
             if require:
@@ -224,10 +231,7 @@ def video_keyframes(
     """Keyframes (interval + scene changes) and the video's duration in seconds."""
     import av
 
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise ReadError(f"cannot open video: {exc}") from exc
+    container = _open_container(path, "video")
     with container:
         if not container.streams.video:
             raise ReadError("no video stream")
