@@ -77,9 +77,10 @@ class RetryPolicy:
         )
 
     def pause(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based): exponential, jittered."""
+        """Seconds to wait after failed attempt number `attempt` (1-based): exponential, jittered
+        within the top quarter, so each pause is at least 1.5x the one before (below the cap)."""
         base = min(self.max_backoff_s, self.backoff_s * (2 ** (attempt - 1)))
-        return base * (0.5 + (rng or random).random() / 2)
+        return base * (0.75 + (rng or random).random() / 4)
 
 
 def is_retryable(exc: BaseException) -> bool:
