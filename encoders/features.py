@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .datasets import cache_root, data_root, flickr_split
+from .whisper_audio import FINAL_LAYER
 
 IMAGE_FEATURES_VERSION = "v1-pm1-224"
 
@@ -90,13 +91,41 @@ def audio_sets() -> dict[str, list[Path]]:
     }
 
 
+def audio_kind(features: dict) -> str:
+    """The cached feature kind a sound head was trained on (from its config's `features`):
+    'logmel', or 'whisper' + '-trim' (real frames only) + '-L<layers>' (other than the final layer)."""
+    if features.get("extractor") == "logmel":
+        return "logmel"
+    kind = "whisper-trim" if features.get("window") == "trim" else "whisper"
+    layers = [int(i) for i in features.get("layers", [FINAL_LAYER])]
+    return kind if layers == [FINAL_LAYER] else f"{kind}-L{'+'.join(map(str, layers))}"
+
+
+def parse_audio_kind(kind: str) -> dict:
+    """The inverse of `audio_kind`: 'whisper-trim-L2' -> {'extractor': 'whisper', 'window': 'trim', 'layers': [2]}."""
+    if kind == "logmel":
+        return {"extractor": "logmel"}
+    parts = kind.split("-")
+    layers = [FINAL_LAYER]
+    if parts[-1].startswith("L"):
+        try:
+            layers = [int(i) for i in parts.pop()[1:].split("+")]
+        except ValueError:
+            raise ValueError(f"bad audio feature kind {kind!r}") from None
+    if parts not in (["whisper"], ["whisper", "trim"]) or any(not 0 <= i <= FINAL_LAYER for i in layers):
+        raise ValueError(f"bad audio feature kind {kind!r}; use logmel or whisper[-trim][-L<i>+<j>]")
+    return {"extractor": "whisper", "window": "trim" if "trim" in parts else "pad30", "layers": layers}
+
+
 def audio_frames(kind: str, dataset: str) -> dict[str, np.ndarray]:
-    """{file name: (T, d) frames} for kind 'whisper' or 'logmel'; extracted once, then cached (float16)."""
+    """{file name: (T, d) frames} for a feature kind (see `audio_kind`); extracted once, then cached
+    (float16)."""
+    spec = parse_audio_kind(kind)
     path = cache_root() / f"{dataset}-{kind}-{AUDIO_FEATURES_VERSION}.npz"
     if not path.exists():
         from .whisper_audio import LogMelFrames, WhisperFrames, load_audio
 
-        extractor = WhisperFrames() if kind == "whisper" else LogMelFrames()
+        extractor = LogMelFrames() if kind == "logmel" else WhisperFrames(window=spec["window"], layers=spec["layers"])
         frames = {}
         for p in tqdm(audio_sets()[dataset], desc=f"{dataset} {kind} frames", unit="clip"):
             frames[p.name] = extractor.frames(load_audio(p)).astype(np.float16)

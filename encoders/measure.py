@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import datasets as ds
-from .features import audio_frames, flickr_image_features
+from .features import audio_frames, audio_kind, flickr_image_features
 from .heads import TranslatorHead, load_head
 from .metrics import item_to_text, recall_at, text_to_item
 from .train import class_texts, embed_texts, esc50_split, flickr_texts, image_inputs
@@ -105,11 +105,12 @@ def measure_all(weights: Path, which: str = "all") -> dict[str, Any]:
     if which in ("image", "all") and (weights / "image.safetensors").exists():
         out["flickr8k"] = measure_image(weights / "image.safetensors")
     if which in ("audio", "all"):
-        for kind, name in (("whisper", "audio.safetensors"), ("logmel", "audio-logmel.safetensors")):
+        for label, name in (("whisper", "audio.safetensors"), ("logmel", "audio-logmel.safetensors")):
             if (weights / name).exists():
                 head, _ = load_head(weights / name)
-                out[f"esc50 {kind}"] = measure_esc(head, kind)
-                out[f"audiocaps {kind}"] = measure_audiocaps(head, kind)
+                kind = audio_kind(head.cfg.features)
+                out[f"esc50 {label}"] = measure_esc(head, kind)
+                out[f"audiocaps {label}"] = measure_audiocaps(head, kind)
     if which == "all" and (weights / "image.safetensors").exists() and (weights / "audio.safetensors").exists():
         from .measure_video import measure_videos
 

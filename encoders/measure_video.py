@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import datasets as ds
-from .features import audio_frames
+from .features import audio_frames, audio_kind
 from .heads import load_head
 from .metrics import recall_at
 from .train import embed_texts
@@ -45,7 +45,7 @@ def measure_videos(weights: Path) -> dict[str, Any]:
     enc = EffNetTranslator(weights / "image.safetensors")
     img_scores_by_video = [enc.embed_images(keyframes(p)) for p in paths]
     audio_head, _ = load_head(weights / "audio.safetensors")
-    frames = audio_frames("whisper", "videos")
+    frames = audio_frames(audio_kind(audio_head.cfg.features), "videos")
     snd = audio_head.embed(np.stack([pool_frames(frames[p.name]) for p in paths]))
     texts = [t for p in paths for t in videos[p]]
     own = [i for i, p in enumerate(paths) for _ in videos[p]]

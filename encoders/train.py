@@ -22,7 +22,7 @@ from mmrag.errors import UserError
 from . import datasets as ds
 from .effnet import parse_backbones
 from .esc50_text import ESC50_TEXT
-from .features import audio_frames, flickr_image_features
+from .features import audio_frames, flickr_image_features, parse_audio_kind
 from .heads import HeadConfig, TranslatorHead, info_nce, save_head
 from .metrics import text_to_item
 from .whisper_audio import pool_frames
@@ -210,8 +210,9 @@ def train_audio(kind: str = "whisper", head_kind: str = "linear", seed: int = 0,
     vec_dv = np.stack([pool_frames(frames[r["file"]]) for r in split["dev"]])
     lab_dv = np.array([cat_id[r["category"]] for r in split["dev"]])
 
-    cfg = HeadConfig(kind=head_kind, vec_dim=vec_tr.shape[1], dropout=0.3,
-                     features={"extractor": kind, "pooling": "mean+std+max over the segment's frames"})
+    features = {**parse_audio_kind(kind), "pooling": "mean+std+max over the segment's frames"}
+    extractor = features["extractor"]
+    cfg = HeadConfig(kind=head_kind, vec_dim=vec_tr.shape[1], dropout=0.3, features=features)
     torch.manual_seed(seed)
     head = TranslatorHead(cfg)
     head.set_stats(vec_tr)
@@ -238,6 +239,6 @@ def train_audio(kind: str = "whisper", head_kind: str = "linear", seed: int = 0,
     info.update(seed=seed, train=f"ESC-50 fold 4, {len(tr)} clips (groups by src_file)", dev="ESC-50 dev groups class top-1",
                 seconds=round(time.time() - t0, 1), loss="symmetric InfoNCE (same-class positives), learnable temperature")
     head.cfg.training = info
-    name = "audio.safetensors" if kind == "whisper" else f"audio-{kind}.safetensors"
+    name = "audio.safetensors" if extractor == "whisper" else f"audio-{kind}.safetensors"
     info["sha256"] = save_head(head, Path(out) / name)
     return info

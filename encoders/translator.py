@@ -129,8 +129,12 @@ class SoundTranslator(TranslatorEncoder):
     channel = "audio"
     extractor = "whisper"
 
-    def __init__(self, head_path: str | Path | None = None, threads: int = 2, batch_size: int = 32) -> None:
+    def __init__(self, head_path: str | Path | None = None, threads: int = 2, batch_size: int = 32,
+                 window: str | None = None) -> None:
+        """`window` overrides the Whisper window the head was trained with ("pad30" or "trim"); only
+        for comparisons (the vectors change), e.g. the ingest benchmark's documented-Whisper baseline."""
         super().__init__(head_path, threads, batch_size)
+        self.window = window
         self._frames: Any = None
 
     def _check_head(self, head: TranslatorHead) -> None:
@@ -138,13 +142,22 @@ class SoundTranslator(TranslatorEncoder):
             raise EncoderError(f"{self.head_path} is not a {self.extractor} sound head")
 
     def _build(self) -> None:
-        from .whisper_audio import LogMelFrames, WhisperFrames
+        from .whisper_audio import FINAL_LAYER, LogMelFrames, WhisperFrames
 
         self.load_head()
-        self._frames = WhisperFrames(threads=self.threads) if self.extractor == "whisper" else LogMelFrames()
+        assert self.head is not None
+        feats = self.head.cfg.features
+        window = self.window or feats.get("window", "pad30")  # older heads: 30 s windows
+        if self.extractor == "whisper":
+            self._frames = WhisperFrames(threads=self.threads, window=window, layers=feats.get("layers", [FINAL_LAYER]))
+        else:
+            self._frames = LogMelFrames()
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "extractor": self.extractor, "pooling": "mean+std+max", "sample_rate": 16000}
+        cfg = {**super().config(), "extractor": self.extractor, "pooling": "mean+std+max", "sample_rate": 16000}
+        if self.window:  # the head's sha256 pins its own window; an override must show in the fingerprint
+            cfg["window"] = self.window
+        return cfg
 
     def embed_audio(self, clips: Sequence[AudioClip]) -> np.ndarray:
         if len(clips) == 0:

@@ -69,3 +69,35 @@ def test_whisper_frames_cover_the_clip() -> None:
     assert a.shape == (1152,) and not np.allclose(a, b)
     m = LogMelFrames().frames(five)
     assert m.shape == (500, 80)
+
+
+def test_audio_kind_round_trip() -> None:
+    from mmrag.encoders.features import audio_kind, parse_audio_kind
+
+    for kind in ("logmel", "whisper", "whisper-trim", "whisper-trim-L2", "whisper-L1+2"):
+        assert audio_kind(parse_audio_kind(kind)) == kind
+    assert audio_kind({"extractor": "whisper"}) == "whisper"  # heads saved before trimming and layers
+    for bad in ("whisper-L9", "whisper-Lx", "clap", "whisper-trim-pad"):
+        with pytest.raises(ValueError):
+            parse_audio_kind(bad)
+    with pytest.raises(EncoderError):
+        WhisperFrames(window="trim", layers=[5])
+    with pytest.raises(EncoderError):
+        WhisperFrames(window="pad29")
+
+
+@pytest.mark.integration
+def test_whisper_trimmed_windows_and_middle_layers() -> None:
+    """A trimmed window encodes only the real frames; the final layer from torch equals CTranslate2's."""
+    rng = np.random.default_rng(1)
+    five = AudioClip(rng.standard_normal(5 * 16000).astype(np.float32) * 0.1, 16000)
+    ct2 = WhisperFrames(window="trim", threads=1).frames(five)
+    assert ct2.shape == (250, 384)
+    torch_frames = WhisperFrames(window="trim", threads=1, layers=[2, 4]).frames(five)
+    assert torch_frames.shape == (250, 768)
+    cos = (torch_frames[:, 384:] * ct2).sum(1) / np.linalg.norm(ct2, axis=1) / np.linalg.norm(torch_frames[:, 384:], axis=1)
+    assert cos.mean() > 0.999
+    short = AudioClip(rng.standard_normal(4000).astype(np.float32), 16000)  # 0.25 s: padded to the 1 s minimum
+    assert WhisperFrames(window="trim", threads=1).frames(short).shape == (13, 384)
+    padded = WhisperFrames(window="pad30", threads=1).frames(five)
+    assert padded.shape == (250, 384) and not np.allclose(padded, ct2, atol=1e-2)
