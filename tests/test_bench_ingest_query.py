@@ -109,3 +109,19 @@ def test_query_bench_tiny_embedded_and_server(data_dir: Path, tmp_path: Path) ->
     assert [r["concurrency"] for r in res["throughput_server"]] == [1, 2]
     assert all(r["questions_per_s"] > 0 for r in res["throughput_server"])
     assert "| ask, end to end (Chroma server) |" in markdown(res)
+
+
+def test_naive_baseline_runs_whisper_as_documented(tmp_path: Path) -> None:
+    """The naive sound encoder pads to Whisper's 30 s window; the pipeline's keeps its head's window."""
+    from mmrag.encoders.heads import HeadConfig, TranslatorHead, save_head
+    from mmrag.encoders.translator import WhisperTranslator
+    from mmrag.evals.bench_naive import naive_encoders
+
+    head = tmp_path / "audio.safetensors"
+    save_head(TranslatorHead(HeadConfig(vec_dim=3 * 384, features={"extractor": "whisper", "window": "trim"})), head)
+    pipe = {"audio": WhisperTranslator(head), "text": object()}
+    naive = naive_encoders(pipe, "pad30")
+    assert naive["text"] is pipe["text"] and naive["audio"] is not pipe["audio"]
+    assert naive["audio"].config()["window"] == "pad30" and "window" not in pipe["audio"].config()
+    assert naive["audio"].config()["head_sha256"] == pipe["audio"].config()["head_sha256"]
+    assert naive_encoders(pipe, "trim")["audio"] is pipe["audio"]
