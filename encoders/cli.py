@@ -1,6 +1,6 @@
 """`mmrag train-encoders`: extract features (cached) and train the translator heads, seeded.
 
-    mmrag train-encoders                                  # image (lite0, attention head) + audio heads
+    mmrag train-encoders                                  # image (lite0, attention head) + sound heads
     mmrag train-encoders --which image --backbone lite0+lite2 --head mlp --out /tmp/heads
     mmrag train-encoders --which audio --measure          # also print the test-split figures
 """
@@ -13,12 +13,19 @@ from pathlib import Path
 from typing import Any
 
 
+DEFAULT_AUDIO_FEATURES = "whisper-trim-L1"
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("train-encoders", help="train the image/sound translator heads (offline, CPU)")
     p.add_argument("--which", choices=["image", "audio", "all"], default="all")
     p.add_argument("--backbone", default="lite0", help="lite0 | lite2 | lite0+lite2 (image head)")
     p.add_argument("--head", choices=["linear", "mlp"], default="linear")
     p.add_argument("--no-attn", action="store_true", help="image head: pooled features only, no attention pooling")
+    p.add_argument("--views", type=int, default=2, help="augmented training views per image (crop + flip; 2)")
+    p.add_argument("--audio-features", default=DEFAULT_AUDIO_FEATURES,
+                   help=f"sound head features: whisper[-trim][-L<layers>] ({DEFAULT_AUDIO_FEATURES}: trimmed windows, "
+                        "layer 1 of 0-4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="maximum epochs (early stopping on dev)")
     p.add_argument("--out", type=Path, default=None, help="where to write the heads (default: the package's weights/)")
@@ -30,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from mmrag.errors import UserError
 
     from .effnet import parse_backbones
-    from .features import audio_frames, flickr_image_features
+    from .features import audio_frames, flickr_image_features, parse_audio_kind
     from .train import WEIGHTS_DIR, train_audio, train_image
 
     out = Path(args.out) if args.out else WEIGHTS_DIR
@@ -40,12 +47,22 @@ def run(args: argparse.Namespace) -> int:
             backbones = parse_backbones(args.backbone)
         except Exception as exc:
             raise UserError(str(exc)) from exc
+        if args.views < 0:
+            raise UserError("--views must be >= 0")
         for bb in backbones:
-            flickr_image_features(bb)  # extracts what is missing (cached under ~/.cache/mmrag/features)
+            for view in range(args.views + 1):  # extracts what is missing (cached under ~/.cache/mmrag/features)
+                flickr_image_features(bb, view=view)
         kw = {"epochs": args.epochs} if args.epochs else {}
-        report["image"] = train_image(args.backbone, args.head, attn=not args.no_attn, seed=args.seed, out=out, **kw)
+        report["image"] = train_image(args.backbone, args.head, attn=not args.no_attn, seed=args.seed, out=out,
+                                      views=args.views, **kw)
     if args.which in ("audio", "all"):
-        for kind in ("whisper", "logmel"):
+        try:
+            spec = parse_audio_kind(args.audio_features)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        if spec["extractor"] != "whisper":
+            raise UserError("--audio-features picks the Whisper features; the log-mel baseline is always trained")
+        for kind in (args.audio_features, "logmel"):
             audio_frames(kind, "esc50")
             kw = {"epochs": args.epochs} if args.epochs else {}
             report[f"audio-{kind}"] = train_audio(kind, args.head, seed=args.seed, out=out, **kw)

@@ -8,7 +8,9 @@ keyed by the extractor so that a change of preprocessing never reuses stale feat
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -26,8 +28,8 @@ def flickr_names() -> list[str]:
     return flickr_split("test") + dev[:500] + flickr_split("train") + dev[500:]
 
 
-def _image_cache(backbone: str) -> Path:
-    return cache_root() / f"flickr8k-{backbone}-{IMAGE_FEATURES_VERSION}"
+def _image_cache(backbone: str, view: int = 0) -> Path:
+    return cache_root() / (f"flickr8k-{backbone}-{IMAGE_FEATURES_VERSION}" + (f"-aug{view}" if view else ""))
 
 
 def _open(path: Path, shape: tuple[int, ...], dtype: type) -> np.memmap:
@@ -36,12 +38,30 @@ def _open(path: Path, shape: tuple[int, ...], dtype: type) -> np.memmap:
     return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
 
 
-def flickr_image_features(backbone: str, batch_size: int = 32, threads: int = 2, limit: int | None = None) -> dict:
+def augmented_view(path: Path, view: int, size: int = 224) -> Any:
+    """A training view of one image: a random resized crop (45-100% of the area, aspect 3:4 to 4:3)
+    and a random horizontal flip, seeded by the file name and view number (the same on every run)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(zlib.crc32(f"{path.name}/{view}".encode()))
+    im = Image.open(path).convert("RGB")
+    w0, h0 = im.size
+    area, aspect = rng.uniform(0.45, 1.0), np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+    w = int(min(w0, round(w0 * np.sqrt(area * aspect))))
+    h = int(min(h0, round(h0 * np.sqrt(area / aspect))))
+    x0, y0 = int(rng.integers(0, w0 - w + 1)), int(rng.integers(0, h0 - h + 1))
+    im = im.crop((x0, y0, x0 + w, y0 + h)).resize((size, size), Image.BICUBIC)
+    return im.transpose(Image.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else im
+
+
+def flickr_image_features(backbone: str, batch_size: int = 32, threads: int = 2, limit: int | None = None,
+                          view: int = 0) -> dict:
     """{'names', 'grid' (n, T, 1280) float16 memmap, 'stages' (n, d) float32} over the first `limit`
-    (default all) images of `flickr_names()`. Extraction resumes where a killed run stopped."""
-    out_dir = _image_cache(backbone)
+    (default all) images of `flickr_names()`; `view` > 0: augmented views (`augmented_view`) of the
+    train split's images, for training only. Extraction resumes where a killed run stopped."""
+    out_dir = _image_cache(backbone, view)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = flickr_names()
+    names = flickr_names() if view == 0 else flickr_split("train")
     progress = out_dir / "progress.json"
     done = json.loads(progress.read_text())["done"] if progress.exists() else 0
     want = len(names) if limit is None else min(limit, len(names))
@@ -51,10 +71,12 @@ def flickr_image_features(backbone: str, batch_size: int = 32, threads: int = 2,
         feats = EffNetFeatures(backbone, threads=threads)
         img_dir = data_root() / "flickr8k" / "images"
         grid = stages = None
-        bar = tqdm(total=want, initial=done, desc=f"flickr8k {backbone} features", unit="img")
+        label = f"flickr8k {backbone} features" + (f" (view {view})" if view else "")
+        bar = tqdm(total=want, initial=done, desc=label, unit="img")
         for start in range(done, want, batch_size):
             batch = names[start : min(start + batch_size, want)]
-            f = feats.extract(preprocess([img_dir / n for n in batch]))
+            images = [img_dir / n if view == 0 else augmented_view(img_dir / n, view) for n in batch]
+            f = feats.extract(preprocess(images))
             if grid is None:
                 grid = _open(out_dir / "grid.npy", (len(names), *f["grid"].shape[1:]), np.float16)
                 stages = _open(out_dir / "stages.npy", (len(names), f["stages"].shape[1]), np.float32)

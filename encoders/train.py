@@ -28,15 +28,8 @@ from .metrics import text_to_item
 from .whisper_audio import pool_frames
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-Batch = tuple[torch.Tensor, "torch.Tensor | None", torch.Tensor, torch.Tensor]
-
-
-def cached_texts() -> set[str]:
-    path = ds.cache_root() / "minilm-texts.npz"
-    if not path.exists():
-        return set()
-    with np.load(path, allow_pickle=False) as z:
-        return set(z["texts"].tolist())
+# (item features, item grid or None, text embeddings, item labels, text labels): equal labels are positives
+Batch = tuple[torch.Tensor, "torch.Tensor | None", torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def embed_texts(texts: list[str]) -> np.ndarray:
@@ -83,8 +76,8 @@ def fit(
         order = rng.permutation(n_items)
         losses = []
         for start in range(0, n_items - batch_size // 4, batch_size):
-            vec, grid, txt, labels = make_batch(order[start : start + batch_size], rng)
-            loss = info_nce(head(vec, grid), txt, labels, labels, head.logit_scale.exp())
+            vec, grid, txt, item_labels, text_labels = make_batch(order[start : start + batch_size], rng)
+            loss = info_nce(head(vec, grid), txt, item_labels, text_labels, head.logit_scale.exp())
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -105,11 +98,11 @@ def fit(
 # ---------------------------------------------------------------- images
 
 
-def image_inputs(backbones: tuple[str, ...], names: list[str], attn: bool) -> tuple[np.ndarray, torch.Tensor | None]:
+def image_inputs(backbones: tuple[str, ...], names: list[str], attn: bool, view: int = 0) -> tuple[np.ndarray, torch.Tensor | None]:
     """vec = per backbone [grid mean, stage means]; grid = backbones' token grids side by side (float16)."""
     vecs, grids = [], []
     for bb in backbones:
-        f = flickr_image_features(bb, limit=0)  # what is extracted; never extracts here
+        f = flickr_image_features(bb, limit=0, view=view)  # what is extracted; never extracts here
         index = {n: i for i, n in enumerate(f["names"])}
         rows = np.array([index[n] for n in names])
         g = np.asarray(f["grid"][np.sort(rows)])[np.argsort(np.argsort(rows))]
@@ -130,49 +123,51 @@ def flickr_texts(names: list[str]) -> tuple[list[str], list[int]]:
 
 
 def train_image(backbone: str = "lite0", head_kind: str = "linear", attn: bool = True, seed: int = 0,
-                out: Path = WEIGHTS_DIR, epochs: int = 30, only_cached: bool = False) -> dict[str, Any]:
+                out: Path = WEIGHTS_DIR, epochs: int = 30, views: int = 2) -> dict[str, Any]:
+    """Each step sees every caption of each image in the batch (5 positives per image) and, per image,
+    the original or one of `views` augmented views (random resized crop + flip, features cached)."""
     t0 = time.time()
     backbones = parse_backbones(backbone)
-    avail = set.intersection(*(set(flickr_image_features(bb, limit=0)["names"]) for bb in backbones))
-    tr = [n for n in ds.flickr_split("train") if n in avail]  # all of them once extraction has finished
-    dv = [n for n in ds.flickr_split("dev") if n in avail]
-    if len(tr) < 500 or len(dv) < 100:
-        raise UserError(f"only {len(tr)} train / {len(dv)} dev images have features; extract them first")
+    tr, dv = ds.flickr_split("train"), ds.flickr_split("dev")
+    for bb in backbones:
+        for v in range(views + 1):
+            have = set(flickr_image_features(bb, limit=0, view=v)["names"])
+            if missing := [n for n in (tr + dv if v == 0 else tr) if n not in have]:
+                raise UserError(f"{len(missing)} images lack {bb} features (view {v}); run `mmrag train-encoders`")
     txt_tr, own_tr = flickr_texts(tr)
     txt_dv, own_dv = flickr_texts(dv)
-    if only_cached:  # a busy CPU: train on the captions already embedded (recorded in the card)
-        known = cached_texts()
-        keep = [j for j, t in enumerate(txt_tr) if t in known]
-        txt_tr, own_tr = [txt_tr[j] for j in keep], [own_tr[j] for j in keep]
-        have = sorted(set(own_tr))
-        remap = {old: new for new, old in enumerate(have)}
-        tr, own_tr = [tr[i] for i in have], [remap[i] for i in own_tr]
     emb_tr, emb_dv = embed_texts(txt_tr), embed_texts(txt_dv)
-    vec_tr, grid_tr = image_inputs(backbones, tr, attn)
+    inputs = [image_inputs(backbones, tr, attn, view=v) for v in range(views + 1)]
+    vec_tr, grid_tr = inputs[0]
     vec_dv, grid_dv = image_inputs(backbones, dv, attn)
     caps_of = [np.flatnonzero(np.array(own_tr) == i) for i in range(len(tr))]
 
     cfg = HeadConfig(kind=head_kind, vec_dim=vec_tr.shape[1], grid_dim=grid_tr.shape[2] if grid_tr is not None else 0,
-                     features={"extractor": "effnet", "backbones": list(backbones), "image_size": 224, "pixels": "[-1,1]"})
+                     dropout=0.6, features={"extractor": "effnet", "backbones": list(backbones), "image_size": 224, "pixels": "[-1,1]"})
     torch.manual_seed(seed)
     head = TranslatorHead(cfg)
     head.set_stats(vec_tr)
-    vt, et = torch.from_numpy(vec_tr), torch.from_numpy(emb_tr)
+    vts = [torch.from_numpy(v) for v, _ in inputs]
+    et = torch.from_numpy(emb_tr)
 
     def make_batch(idx: np.ndarray, rng: np.random.Generator) -> Batch:
-        cap = np.array([rng.choice(caps_of[i]) for i in idx])
-        g = grid_tr[idx] if grid_tr is not None else None
-        return vt[idx], g, et[cap], torch.from_numpy(idx)
+        pick = rng.integers(0, views + 1, len(idx))  # 0: the image as ingested
+        vec = torch.stack([vts[v][i] for v, i in zip(pick, idx)])
+        grid = torch.stack([inputs[v][1][i] for v, i in zip(pick, idx)]) if attn else None  # type: ignore[index]
+        caps = np.concatenate([caps_of[i] for i in idx])
+        owners = np.concatenate([np.full(len(caps_of[i]), j) for j, i in enumerate(idx)])
+        return vec, grid, et[caps], torch.arange(len(idx)), torch.from_numpy(owners)
 
     def dev_score(h: TranslatorHead) -> float:
         r = text_to_item(emb_dv, own_dv, h.embed(vec_dv, grid_dv))
         return float(np.mean(list(r.values())))
 
-    print(f"image head: {backbone} {head_kind} attn={attn} vec {vec_tr.shape} grid {None if grid_tr is None else tuple(grid_tr.shape)}")
+    print(f"image head: {backbone} {head_kind} attn={attn} views={views} vec {vec_tr.shape}")
     info = fit(head, len(tr), make_batch, dev_score, seed=seed, epochs=epochs, lr=1e-3, weight_decay=0.05,
-               batch_size=256, patience=4)
-    info.update(seed=seed, train=f"flickr8k train ({len(tr)} images, {len(txt_tr)} captions)", dev="flickr8k dev text->image mean R@1/5/10",
-                seconds=round(time.time() - t0, 1), loss="symmetric InfoNCE, learnable temperature")
+               batch_size=256, patience=3)
+    info.update(seed=seed, train=f"flickr8k train ({len(tr)} images, {len(txt_tr)} captions, {views} augmented views)",
+                dev=f"flickr8k dev ({len(dv)} images) text->image mean R@1/5/10", seconds=round(time.time() - t0, 1),
+                loss="symmetric InfoNCE (all captions of an image are positives), learnable temperature")
     head.cfg.training = info
     info["sha256"] = save_head(head, Path(out) / "image.safetensors")
     return info
@@ -227,7 +222,8 @@ def train_audio(kind: str = "whisper", head_kind: str = "linear", seed: int = 0,
             s = int(rng.integers(0, n - length + 1))
             vecs.append(pool_frames(f[s : s + length]))
         txt = np.array([rng.choice(para_of[lab_tr[i]]) for i in idx])
-        return torch.from_numpy(np.stack(vecs)), None, pe[txt], torch.from_numpy(lab_tr[idx])
+        labels = torch.from_numpy(lab_tr[idx])
+        return torch.from_numpy(np.stack(vecs)), None, pe[txt], labels, labels
 
     def dev_score(h: TranslatorHead) -> float:
         pred = (h.embed(vec_dv) @ canon.T).argmax(1)
