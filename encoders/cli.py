@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 
-DEFAULT_AUDIO_FEATURES = "whisper-trim-L1"
+DEFAULT_AUDIO_FEATURES = "whisper-trim-L0+1"
 
 
 def register(subparsers: Any) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--views", type=int, default=2, help="augmented training views per image (crop + flip; 2)")
     p.add_argument("--audio-features", default=DEFAULT_AUDIO_FEATURES,
                    help=f"sound head features: whisper[-trim][-L<layers>] ({DEFAULT_AUDIO_FEATURES}: trimmed windows, "
-                        "layer 1 of 0-4)")
+                        "layers 0 and 1 of 0-4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="maximum epochs (early stopping on dev)")
     p.add_argument("--out", type=Path, default=None, help="where to write the heads (default: the package's weights/)")

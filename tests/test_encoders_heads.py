@@ -58,7 +58,8 @@ def test_fit_learns_the_synthetic_translation_with_early_stopping() -> None:
     before = text_to_item(target[dv], list(range(100)), head.embed(vec[dv]))["R@1"]
 
     def make_batch(idx: np.ndarray, rng: np.random.Generator):
-        return torch.from_numpy(vec[idx]), None, torch.from_numpy(target[idx]), torch.from_numpy(idx)
+        labels = torch.from_numpy(idx)
+        return torch.from_numpy(vec[idx]), None, torch.from_numpy(target[idx]), labels, labels
 
     def dev(h: TranslatorHead) -> float:
         return text_to_item(target[dv], list(range(100)), h.embed(vec[dv]))["R@1"]

@@ -55,7 +55,9 @@ def test_low_confidence_relaxes_a_filter_then_succeeds(rag):
 def test_low_confidence_widens_to_other_modalities_then_succeeds(rag):
     # Only the image channels are searched first; no photo shows grilled fish, so confidence is low;
     # the hop widens to the other modalities (standing in for the image need) and finds the review.
-    ans = rag.ask("A photo of grilled fish and cold lemonade", confidence_threshold=0.6)
+    # The trained image head gives unrelated captions cosines up to ~0.12 (the dog photo scores 0.12
+    # here), so the noise floor is set for that scale: the default 0.1 suits MiniLM text.
+    ans = rag.ask("A photo of grilled fish and cold lemonade", confidence_threshold=0.6, min_score=0.15)
     assert [s["modality"] for s in ans.sub_queries if s["hop"] == 0] == ["image"]
     widened = [s for s in ans.sub_queries if s["reason"] == "widened"]
     assert ans.hops >= 1 and {s["modality"] for s in widened} >= {"text"}
