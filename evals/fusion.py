@@ -21,7 +21,7 @@ from mmrag.errors import UserError
 from mmrag.schemas import Channel
 
 from .data import Benchmark, Query
-from .retrieval import Index, TypeResult, summarise
+from .retrieval import Index, TypeResult, combine_collections, summarise
 
 DEPTH = 50
 Lists = dict[str, list[tuple[str, float]]]  # modality -> [(item id, score)] best first
@@ -109,13 +109,13 @@ class FusionResult(BaseModel):
 
 
 def modality_lists(index: Index, queries: list[Query], depth: int = DEPTH) -> list[Lists]:
-    """Per query: each modality's top `depth` items (max over the modality's channels)."""
+    """Per query: each modality's top `depth` items (a video: mean over its channels)."""
     out: list[Lists] = [{} for _ in queries]
     by_mod: dict[str, list[str]] = {}
     for coll in index.collections_for("text", None):
         by_mod.setdefault(coll.split("-")[0], []).append(coll)
     for mod, colls in by_mod.items():
-        sims = np.max(np.stack([index.scores(c, queries) for c in colls]), axis=0)
+        sims = combine_collections(np.stack([index.scores(c, queries) for c in colls]))
         ids = index.item_ids(colls[0])
         top = np.argsort(-sims, axis=1, kind="stable")[:, :depth]
         for qi, row in enumerate(top):

@@ -4,7 +4,7 @@ Items are embedded into "collections" that mirror the store's (modality, channel
 `text-text`, `image-image`, `audio-audio`, `video-image` (mean keyframe), `video-audio` (sound track),
 plus `text-image` / `text-audio` (text items in the image / audio encoder's space, for image->text
 and audio->class). A query searches the collections its modality can be compared with; a video's
-score is the max over its channels.
+score is the mean over its channels (keyframes, sound), as the store's retriever scores it.
 """
 
 from __future__ import annotations
@@ -146,13 +146,23 @@ class RetrievalResult(BaseModel):
     seconds: dict[str, float]
 
 
+def combine_collections(stack: np.ndarray) -> np.ndarray:
+    """(channels, queries, items) -> (queries, items): the mean over the channels an item has (a
+    video's keyframes and sound), as `tools.retrieval.combine_channels` scores a video's channels;
+    -inf where an item has none."""
+    have = np.isfinite(stack)
+    n = have.sum(axis=0)
+    total = np.where(have, stack, 0.0).sum(axis=0)
+    return np.where(n > 0, total / np.maximum(n, 1), -np.inf)
+
+
 def rank_per_modality(index: Index, queries: list[Query]) -> list[list[str]]:
-    """Full rankings over each query's target modality (max over a video's channels)."""
+    """Full rankings over each query's target modality (mean over a video's channels)."""
     q0 = queries[0]
     colls = index.collections_for(q0.modality, q0.target)
     if not colls:
         raise EncoderError(f"nothing to search for {q0.type}")
-    combined = np.max(np.stack([index.scores(c, queries) for c in colls]), axis=0)
+    combined = combine_collections(np.stack([index.scores(c, queries) for c in colls]))
     ids = index.item_ids(colls[0])
     order = np.argsort(-combined, axis=1, kind="stable")
     return [[ids[j] for j in row] for row in order]
