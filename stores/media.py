@@ -200,8 +200,12 @@ def loudness_dbfs(x: np.ndarray) -> float:
     return round(max(-120.0, 20.0 * np.log10(max(rms, 1e-12))), 2)
 
 
-def segments(n_samples: int, window: float, min_last: float = 1.0) -> list[tuple[float, float]]:
-    """(start, end) seconds of fixed windows; a short tail merges into the previous window."""
+def segments(n_samples: int, window: float, min_last: float | None = None) -> list[tuple[float, float]]:
+    """(start, end) seconds of fixed windows; a tail shorter than `min_last` (default half a window)
+    merges into the previous window. A 1-3 s tail pooled alone is a hub for the sound head: it scored
+    higher than whole segments against every caption of the video benchmark (caption->video R@5 by
+    sound 0.11 with such tails, 0.35 without)."""
+    min_last = window / 2 if min_last is None else min_last
     total = n_samples / SAMPLE_RATE
     if total <= 0:
         return []

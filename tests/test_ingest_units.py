@@ -117,6 +117,8 @@ def test_segments_and_loudness() -> None:
     assert segments(SAMPLE_RATE * 25, 10.0) == [(0.0, 10.0), (10.0, 20.0), (20.0, 25.0)]
     assert segments(int(SAMPLE_RATE * 20.5), 10.0) == [(0.0, 10.0), (10.0, 20.5)]  # short tail merged
     assert segments(SAMPLE_RATE * 3, 10.0) == [(0.0, 3.0)]
+    assert segments(int(SAMPLE_RATE * 12.5), 10.0) == [(0.0, 12.5)]  # a tail under half a window merges
+    assert segments(int(SAMPLE_RATE * 12.5), 10.0, min_last=1.0) == [(0.0, 10.0), (10.0, 12.5)]
     assert segments(0, 10.0) == []
     full = np.ones(1000, np.float32)
     assert loudness_dbfs(full) == pytest.approx(0.0)
