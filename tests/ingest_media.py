@@ -141,7 +141,7 @@ def mixed_folder(root: Path, n_texts: int = 3, n_images: int = 2) -> Path:
     (root / "photos").mkdir(exist_ok=True)
     for i in range(n_images):
         colour_image(root / "photos" / f"img{i}.png", ((i * 80) % 255, 120, 200 - i * 30), seed=i)
-    sine_wav(root / "tone.wav", seconds=12.0)
+    sine_wav(root / "tone.wav", seconds=16.0)
     noise_flac(root / "hiss.flac", seconds=3.0)
     tiny_mp4(root / "clip.mp4")
     return root

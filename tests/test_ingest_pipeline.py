@@ -32,12 +32,12 @@ def test_mixed_folder_units_and_metadata(tmp_path: Path) -> None:
     assert rep.files_seen == rep.files_ingested == 10
     assert rep.units_added["text-text"] >= 5
     assert rep.units_added["image-image"] == 2
-    assert rep.units_added["audio-audio"] == 3  # 12 s tone -> 10 s + 2 s, hiss -> 1
+    assert rep.units_added["audio-audio"] == 3  # 16 s tone -> 10 s + 6 s, hiss -> 1
     assert rep.units_added["video-image"] >= 2 and rep.units_added["video-audio"] == 1
     got = _store(tmp_path / "st").collection("audio", "audio").get(include=["metadatas"])
     tone = sorted((m for m in got["metadatas"] if m["source"] == "tone.wav"), key=lambda m: m["start"])
-    assert [(m["start"], m["end"]) for m in tone] == [(0.0, 10.0), (10.0, 12.0)]
-    assert tone[0]["duration"] == pytest.approx(12.0, abs=0.05)
+    assert [(m["start"], m["end"]) for m in tone] == [(0.0, 10.0), (10.0, 16.0)]
+    assert tone[0]["duration"] == pytest.approx(16.0, abs=0.05)
     assert -14.0 < tone[0]["loudness_db"] < -12.0  # 0.3 amplitude sine: 20*log10(0.3/sqrt 2) = -13.5
     frames = _store(tmp_path / "st").collection("video", "image").get(include=["metadatas"])["metadatas"]
     frames.sort(key=lambda m: m["start"])
