@@ -40,6 +40,13 @@ def clear_query_cache() -> None:
         _QUERY_CACHE.clear()
 
 
+def _cached(keys: list[tuple[str, int, str]]) -> np.ndarray | None:
+    with _SHARED_LOCK:
+        if all(k in _QUERY_CACHE for k in keys):
+            return np.stack([_QUERY_CACHE[k].copy() for k in keys])
+    return None
+
+
 class MiniLMEncoder(BaseEncoder):
     name = "minilm"
     channel = "text"
@@ -82,11 +89,13 @@ class MiniLMEncoder(BaseEncoder):
         self.warm_up()
         small = len(texts) <= QUERY_CACHE_MAX_BATCH
         keys = [(*self._key, t or "") for t in texts]
-        if small:
-            with _SHARED_LOCK:
-                if all(k in _QUERY_CACHE for k in keys):
-                    return np.stack([_QUERY_CACHE[k].copy() for k in keys])
+        if small and (hit := _cached(keys)) is not None:
+            return hit
         with self._lock:
+            # channels searched in parallel ask for the same question at once: whoever waited on
+            # the model finds it cached by the first, instead of embedding it again
+            if small and (hit := _cached(keys)) is not None:
+                return hit
             vecs = self._model.encode(
                 [t or "" for t in texts],
                 batch_size=self.batch_size,
@@ -94,12 +103,12 @@ class MiniLMEncoder(BaseEncoder):
                 normalize_embeddings=True,
                 show_progress_bar=False,
             )
-        vecs = l2_normalise(vecs)
-        if small:
-            with _SHARED_LOCK:
-                for k, v in zip(keys, vecs):
-                    _QUERY_CACHE[k] = v.copy()
-                    _QUERY_CACHE.move_to_end(k)
-                while len(_QUERY_CACHE) > QUERY_CACHE_SIZE:
-                    _QUERY_CACHE.popitem(last=False)
+            vecs = l2_normalise(vecs)
+            if small:  # cached before the model lock is released, so that waiters find it
+                with _SHARED_LOCK:
+                    for k, v in zip(keys, vecs):
+                        _QUERY_CACHE[k] = v.copy()
+                        _QUERY_CACHE.move_to_end(k)
+                    while len(_QUERY_CACHE) > QUERY_CACHE_SIZE:
+                        _QUERY_CACHE.popitem(last=False)
         return vecs
