@@ -1,6 +1,6 @@
 """Measure the shipped heads on the test splits (numpy cosine over in-memory embeddings, no chroma).
 
-    python -m mmrag.encoders.measure [WEIGHTS_DIR] [--which image|audio|all]
+    python -m mmrag.encoders.measure [WEIGHTS_DIR] [--which image|audio|all|none] [--speed]
 
 Prints JSON: Flickr8k test text->image / image->text R@1/5/10 (with a random and a zero-shot
 ImageNet-label baseline), ESC-50 held-out groups class top-1/top-5 and clip R@k (Whisper vs
@@ -159,10 +159,21 @@ def measure_speed(weights: Path) -> dict[str, Any]:
     return {"query p50 ms": round(1000 * float(np.median(lat)), 2), "head load": loads, "images/s (2 threads)": thr}
 
 
-if __name__ == "__main__":
-    w = Path(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else Path(__file__).parent / "weights"
-    which = sys.argv[sys.argv.index("--which") + 1] if "--which" in sys.argv else "all"
-    result = measure_all(w, which)
-    if "--speed" in sys.argv:
-        result["speed"] = measure_speed(w)
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m mmrag.encoders.measure", description=__doc__.split("\n")[0])
+    p.add_argument("weights", nargs="?", type=Path, default=Path(__file__).parent / "weights",
+                   help="folder with the heads (default: the shipped ones)")
+    p.add_argument("--which", choices=("image", "audio", "all", "none"), default="all",
+                   help="which recall tables (none: only --speed)")
+    p.add_argument("--speed", action="store_true", help="also query latency, head load and images/s")
+    args = p.parse_args(argv)
+    result = measure_all(args.weights, args.which)
+    if args.speed:
+        result["speed"] = measure_speed(args.weights)
     print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
