@@ -148,12 +148,18 @@ class RetrievalResult(BaseModel):
 
 def combine_collections(stack: np.ndarray) -> np.ndarray:
     """(channels, queries, items) -> (queries, items): the mean over the channels an item has (a
-    video's keyframes and sound), as `tools.retrieval.combine_channels` scores a video's channels;
-    -inf where an item has none."""
+    video's keyframes and sound), shifted per query so the top item scores its best channel, as
+    `tools.retrieval.merge_by_item` scores a video; -inf where an item has none."""
     have = np.isfinite(stack)
     n = have.sum(axis=0)
     total = np.where(have, stack, 0.0).sum(axis=0)
-    return np.where(n > 0, total / np.maximum(n, 1), -np.inf)
+    mean = np.where(n > 0, total / np.maximum(n, 1), -np.inf)
+    # per query, shifted so the top item scores its best channel (the retriever's scale, see merge_by_item)
+    top = np.argmax(mean, axis=1)
+    rows = np.arange(mean.shape[0])
+    best = np.where(have, stack, -np.inf).max(axis=0)
+    shift = np.where(np.isfinite(mean[rows, top]), best[rows, top] - mean[rows, top], 0.0)
+    return mean + shift[:, None]
 
 
 def rank_per_modality(index: Index, queries: list[Query]) -> list[list[str]]:

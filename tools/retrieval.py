@@ -167,6 +167,11 @@ def merge_by_item(hits: Sequence[Hit], k: int, floors: Mapping[str, float] | Non
     """Group unit hits by parent item (source), score each item from its channels' best units
     (`combine_channels`), keep its best unit as the evidence, re-rank 1..k.
 
+    The list is ranked by the combined score, then shifted so that its top item scores what its best
+    channel scored: a mean of a keyframe's 0.25 and a sound's 0.05 would otherwise sink every video
+    under the noise floor (`Context.min_score`) and beside photos and texts in fusion, which compare
+    single-channel similarities. (A shift keeps the order; with one media channel it is 0.)
+
     `floors` gives, per channel whose query was cut off at `n_results`, the lowest score it returned:
     an item missing from that channel's hits scores at most that there, so the floor stands in for
     it. A channel not cut off returned every unit it holds: an item missing from it has no such
@@ -188,6 +193,10 @@ def merge_by_item(hits: Sequence[Hit], k: int, floors: Mapping[str, float] | Non
             chans = {**{ch: f for ch, f in media_floors.items() if ch not in chans}, **chans}
         scored.append((combine_channels(chans), key, h))
     scored.sort(key=lambda t: -t[0])
+    if scored:  # keep the list's scale: the top item carries its best channel's similarity
+        top_channels = per_channel[scored[0][1]]
+        shift = max(top_channels.values()) - scored[0][0]
+        scored = [(score + shift, key, h) for score, key, h in scored]
     ranked = []
     for rank, (score, key, h) in enumerate(scored[:k], start=1):
         found = per_channel[key]
