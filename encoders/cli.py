@@ -27,7 +27,11 @@ def register(subparsers: Any) -> None:
                    help=f"sound head features: whisper[-trim][-L<layers>] ({DEFAULT_AUDIO_FEATURES}: trimmed windows, "
                         "layers 0 and 1 of 0-4)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (early stopping on dev)")
+    p.add_argument("--sound-fit", choices=["train", "train+dev"], default="train+dev",
+                   help="sound heads: train on the train groups with early stopping on dev, or on train+dev for "
+                        "a fixed number of epochs chosen by cross-validation (default)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="maximum epochs (early stopping on dev); with --sound-fit train+dev, the exact count")
     p.add_argument("--out", type=Path, default=None, help="where to write the heads (default: the package's weights/)")
     p.add_argument("--measure", action="store_true", help="measure the trained heads on the test splits")
     p.set_defaults(func=run)
@@ -65,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         for kind in (args.audio_features, "logmel"):
             audio_frames(kind, "esc50")
             kw = {"epochs": args.epochs} if args.epochs else {}
-            report[f"audio-{kind}"] = train_audio(kind, args.head, seed=args.seed, out=out, **kw)
+            report[f"audio-{kind}"] = train_audio(kind, args.head, seed=args.seed, out=out, fit_on=args.sound_fit, **kw)
     if args.measure:
         from .measure import measure_all
 

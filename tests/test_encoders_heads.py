@@ -71,6 +71,22 @@ def test_fit_learns_the_synthetic_translation_with_early_stopping() -> None:
     assert item_to_text(head.embed(vec[dv]), target[dv], list(range(100)))["R@5"] > 0.7
 
 
+def test_fit_keep_last_runs_exactly_the_epochs_and_keeps_the_last() -> None:
+    vec, _, target = _synthetic()
+    head = TranslatorHead(HeadConfig(vec_dim=40, dropout=0.0))
+    head.set_stats(vec[:200])
+
+    def make_batch(idx: np.ndarray, rng: np.random.Generator):
+        labels = torch.from_numpy(idx)
+        return torch.from_numpy(vec[idx]), None, torch.from_numpy(target[idx]), labels, labels
+
+    scores = iter([0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6])  # best first: early stopping would stop and roll back
+    info = fit(head, 200, make_batch, lambda h: next(scores), seed=0, epochs=7, lr=3e-3, weight_decay=0.0,
+               batch_size=50, patience=2, keep_last=True)
+    assert len(info["history"]) == 7 and info["best_epoch"] == 7 and info["kept"] == "last epoch"
+    assert info["best_dev"] == 0.6
+
+
 def test_save_load_round_trip(tmp_path: Path) -> None:
     vec, grid, _ = _synthetic(6)
     head = TranslatorHead(HeadConfig(kind="mlp", vec_dim=40, grid_dim=8, features={"extractor": "effnet", "backbones": ["lite0"]}))
