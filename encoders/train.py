@@ -89,7 +89,7 @@ def fit(
         history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 4), "dev": round(score, 4)})
         print(f"  epoch {epoch:2d} loss {np.mean(losses):.4f} dev {score:.4f}", flush=True)
         if keep_last:
-            best, best_state, best_epoch = score, None, epoch
+            best, best_epoch = score, epoch
         elif score > best:
             best, best_state, best_epoch = score, copy.deepcopy(head.state_dict()), epoch
         elif epoch - best_epoch >= patience:

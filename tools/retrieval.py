@@ -151,8 +151,8 @@ def guess_media_kind(path: str) -> str:
 
 def combine_channels(best: Mapping[str, float]) -> float:
     """An item's score from its channels' best unit scores: the mean over its media channels (a
-    video's keyframes and sound: each channel is weak alone, and averaging them ranks videos better:
-    caption->video R@5 0.56 against 0.42 for the max, see encoders/weights/MODEL_CARD.md), or its
+    video's keyframes and sound: each channel is weak alone, and averaging them ranked videos better
+    than the max in every caption->video measurement, see encoders/weights/MODEL_CARD.md), or its
     text channel (OCR, transcript: an exact wording) when that is higher. With one media channel
     (photos, sound files) this is the max of the two, as before."""
     media = [v for ch, v in best.items() if ch != "text"]
@@ -189,8 +189,8 @@ def merge_by_item(hits: Sequence[Hit], k: int, floors: Mapping[str, float] | Non
     scored = []
     for key, h in best.items():
         chans = per_channel[key]
-        if len([c for c in chans if c != "text"]) >= 1 and len(media_floors) > 0:
-            chans = {**{ch: f for ch, f in media_floors.items() if ch not in chans}, **chans}
+        if media_floors and any(c != "text" for c in chans):
+            chans = {**media_floors, **chans}  # the floor only where the item has no hit
         scored.append((combine_channels(chans), key, h))
     scored.sort(key=lambda t: -t[0])
     if scored:  # keep the list's scale: the top item carries its best channel's similarity
