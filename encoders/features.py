@@ -158,10 +158,10 @@ def audio_frames(kind: str, dataset: str) -> dict[str, np.ndarray]:
         return {k: z[k].astype(np.float32) for k in z.files}
 
 
-if __name__ == "__main__":  # nice -n 10 python -m mmrag.encoders.features lite0 lite2 audio
+if __name__ == "__main__":  # nice -n 10 python -m mmrag.encoders.features lite1 lite0 audio
     import sys
 
-    for arg in sys.argv[1:] or ["lite0"]:
+    for arg in sys.argv[1:] or ["lite1"]:
         if arg == "audio":
             for ds in ("esc50", "audiocaps", "videos"):
                 for kind in ("whisper", "logmel"):

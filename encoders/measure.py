@@ -141,7 +141,7 @@ def measure_speed(weights: Path) -> dict[str, Any]:
                           "bytes": (weights / name).stat().st_size})
     imgs = [Image.open(ds.data_root() / "flickr8k" / "images" / n) for n in ds.flickr_split("test")[:32]]
     thr = {}
-    for bb in ("lite0", "lite2", "lite0+lite2"):
+    for bb in ("lite0", "lite1", "lite2", "lite0+lite2"):
         from .effnet import EffNetFeatures, parse_backbones, preprocess
 
         extractors = [EffNetFeatures(b, threads=2) for b in parse_backbones(bb)]

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from mmrag.errors import UserError
 
 from . import datasets as ds
-from .effnet import parse_backbones
+from .effnet import DEFAULT_BACKBONE, parse_backbones
 from .esc50_text import ESC50_TEXT
 from .features import audio_frames, flickr_image_features, parse_audio_kind
 from .heads import HeadConfig, TranslatorHead, info_nce, save_head
@@ -130,8 +130,8 @@ def flickr_texts(names: list[str]) -> tuple[list[str], list[int]]:
     return texts, owner
 
 
-def train_image(backbone: str = "lite0", head_kind: str = "linear", attn: bool = True, seed: int = 0,
-                out: Path = WEIGHTS_DIR, epochs: int = 30, views: int = 2) -> dict[str, Any]:
+def train_image(backbone: str = DEFAULT_BACKBONE, head_kind: str = "linear", attn: bool = True, seed: int = 0,
+                out: Path = WEIGHTS_DIR, epochs: int = 30, views: int = 0) -> dict[str, Any]:
     """Each step sees every caption of each image in the batch (5 positives per image) and, per image,
     the original or one of `views` augmented views (random resized crop + flip, features cached)."""
     t0 = time.time()

@@ -240,8 +240,10 @@ def stand_in_heads(folder: Path) -> dict[str, Path]:
     from mmrag.encoders.effnet import EffNetFeatures
     from mmrag.encoders.heads import HeadConfig, TranslatorHead, save_head
 
-    stage = EffNetFeatures("lite0").stage_dim
-    heads = {"image": (1280 + stage, {"extractor": "effnet", "backbones": ["lite0"]}),
+    from mmrag.encoders.effnet import DEFAULT_BACKBONE
+
+    stage = EffNetFeatures(DEFAULT_BACKBONE).stage_dim
+    heads = {"image": (1280 + stage, {"extractor": "effnet", "backbones": [DEFAULT_BACKBONE]}),
              "audio": (3 * 384, {"extractor": "whisper", "window": "trim"})}
     out = {}
     for ch, (dim, feats) in heads.items():

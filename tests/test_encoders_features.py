@@ -23,6 +23,7 @@ def test_preprocess_scales_pixels_to_minus_one_one() -> None:
 
 def test_parse_backbones() -> None:
     assert parse_backbones("lite0+lite2") == ("lite0", "lite2")
+    assert parse_backbones("lite1") == ("lite1",)
     with pytest.raises(EncoderError):
         parse_backbones("lite7")
 
@@ -35,8 +36,9 @@ def test_pool_frames_and_resampling() -> None:
 
 
 @pytest.mark.integration
-def test_lite0_features_and_imagenet_sanity(data_dir) -> None:
-    """With [-1, 1] pixels the frozen classifier recognises dogs in Flickr8k dog photos."""
+@pytest.mark.parametrize("backbone", ["lite0", "lite1", "lite2"])
+def test_backbone_features_and_imagenet_sanity(data_dir, backbone) -> None:
+    """With [-1, 1] pixels each packaged backbone's frozen classifier recognises dogs in Flickr8k dog photos."""
     import torch
 
     names = []
@@ -46,7 +48,7 @@ def test_lite0_features_and_imagenet_sanity(data_dir) -> None:
                 names.append(row["image"])
             if len(names) == 8:
                 break
-    feats = EffNetFeatures("lite0", threads=2)
+    feats = EffNetFeatures(backbone, threads=2)
     out = feats.extract(preprocess([data_dir / "flickr8k" / "images" / n for n in names]))
     assert out["grid"].shape == (8, 49, 1280) and out["stages"].shape == (8, feats.stage_dim)
     with torch.inference_mode():
