@@ -141,10 +141,10 @@ def measure_speed(weights: Path) -> dict[str, Any]:
                           "bytes": (weights / name).stat().st_size})
     paths = [ds.data_root() / "flickr8k" / "images" / n for n in ds.flickr_split("test")[:128]]  # 4 batches
     imgs = [Image.open(p).convert("RGB") for p in paths]  # decoded once: the backbone rows time resize + model
+    from .effnet import EffNetFeatures, parse_backbones, preprocess
+
     thr = {}
     for bb in ("lite0", "lite1", "lite2", "lite0+lite2"):
-        from .effnet import EffNetFeatures, parse_backbones, preprocess
-
         extractors = [EffNetFeatures(b, threads=2) for b in parse_backbones(bb)]
         for e in extractors:
             e.extract(preprocess(imgs[:2]))

@@ -237,10 +237,8 @@ def run_ingest_bench(cfg: IngestBenchConfig) -> dict[str, Any]:
 def stand_in_heads(folder: Path) -> dict[str, Path]:
     """Random linear translator heads with the trained heads' inputs: the same compute, for timing
     where the trained weights are not (yet) present. Their vectors are meaningless."""
-    from mmrag.encoders.effnet import EffNetFeatures
+    from mmrag.encoders.effnet import DEFAULT_BACKBONE, EffNetFeatures
     from mmrag.encoders.heads import HeadConfig, TranslatorHead, save_head
-
-    from mmrag.encoders.effnet import DEFAULT_BACKBONE
 
     stage = EffNetFeatures(DEFAULT_BACKBONE).stage_dim
     heads = {"image": (1280 + stage, {"extractor": "effnet", "backbones": [DEFAULT_BACKBONE]}),
